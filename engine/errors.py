@@ -13,6 +13,8 @@
     │   └── PaginationLoopError   the provider handed back a page token it already gave
     ├── RecordError               one record could not be mapped or written: skip it, the
     │                             run becomes partial
+    ├── TemplateError             a template failed while rendering (a name missing from the
+    │                             data); the caller decides whether that is a record problem
     ├── WebhookRejected           signature, replay window or handshake failed: answer 401
     ├── NotFoundError             the integration, project or item does not exist (or is
     │                             not visible to the caller)
@@ -109,6 +111,12 @@ class RecordError(KiroSyncError):
     """One record failed; the run goes on and ends partial."""
 
     error_class = "record"
+
+
+class TemplateError(KiroSyncError):
+    """A template failed at render time; ``where`` names the spec location."""
+
+    error_class = "template"
 
 
 class WebhookRejected(KiroSyncError):

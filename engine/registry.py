@@ -141,9 +141,9 @@ def current_registry(info: ValidationInfo | None = None) -> Registry:
     active = _active.get()
     if active is not None:
         return active
-    from engine.strategies import default_registry
+    from engine.strategies import shared_default_registry
 
-    return default_registry()
+    return shared_default_registry()
 
 
 class _StrategyField:
