@@ -13,8 +13,7 @@ import re
 from functools import lru_cache
 from typing import Any
 
-from jsonpath_ng.exceptions import JsonPathLexerError, JsonPathParserError
-from jsonpath_ng.ext import parse as parse_extended
+from jsonpath_ng.ext.parser import parse as parse_extended
 
 _MISSING = object()
 _SEGMENT = re.compile(
@@ -124,6 +123,6 @@ def compile_path(expression: str) -> JsonPath:
         return JsonPath(expression, keys, None)
     try:
         compiled = parse_extended(expression)
-    except (JsonPathLexerError, JsonPathParserError, Exception) as exc:  # noqa: BLE001
+    except Exception as exc:  # jsonpath-ng raises several unrelated types for bad input
         raise JsonPathProblem(f"invalid JSONPath {expression!r}: {exc}") from None
     return JsonPath(expression, None, compiled)

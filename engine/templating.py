@@ -20,7 +20,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import orjson
-from jinja2 import StrictUndefined, meta
+from jinja2 import StrictUndefined, Undefined, meta
 from jinja2 import TemplateError as JinjaTemplateError
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
@@ -104,7 +104,9 @@ class CompiledTemplate:
 
     __slots__ = ("_render", "names", "source")
 
-    def __init__(self, source: str, render: Callable[[Mapping[str, Any]], Any], names: frozenset[str]):
+    def __init__(
+        self, source: str, render: Callable[[Mapping[str, Any]], Any], names: frozenset[str]
+    ):
         self.source = source
         self._render = render
         self.names = names
@@ -119,6 +121,20 @@ class CompiledTemplate:
 
     def __repr__(self) -> str:
         return f"CompiledTemplate({self.source!r})"
+
+
+def _constant(value: str) -> Callable[[Mapping[str, Any]], Any]:
+    def render(_context: Mapping[str, Any]) -> Any:
+        return value
+
+    return render
+
+
+def _defined(value: Any) -> Any:
+    """A single expression that evaluates to an undefined name fails like a rendered one."""
+    if isinstance(value, Undefined):
+        value._fail_with_undefined_error()
+    return value
 
 
 def _one_line(text: str) -> str:
@@ -154,13 +170,13 @@ class Templates:
 
     def _build(self, source: str) -> CompiledTemplate:
         if "{{" not in source and "{%" not in source and "{#" not in source:
-            return CompiledTemplate(source, lambda _ctx, s=source: s, frozenset())
+            return CompiledTemplate(source, _constant(source), frozenset())
         try:
             names = frozenset(meta.find_undeclared_variables(self.env.parse(source)))
             match = _SINGLE_EXPRESSION.match(source)
             if match:
                 expression = self.env.compile_expression(match["expr"], undefined_to_none=False)
-                return CompiledTemplate(source, lambda ctx: expression(**ctx), names)
+                return CompiledTemplate(source, lambda ctx: _defined(expression(**ctx)), names)
             template = self.env.from_string(source)
         except JinjaTemplateError as exc:
             raise TemplateProblem(f"invalid template {source!r}: {exc}") from None
