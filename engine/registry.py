@@ -25,7 +25,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
-from typing import Annotated, Any, ClassVar, Protocol, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Protocol, TypeVar
 
 from pydantic import (
     BaseModel,
@@ -101,7 +101,7 @@ class Registry:
         if name not in family:
             raise PydanticCustomError(
                 "strategy_type_unknown",
-                "unknown {kind} type {name!r}; valid: {valid}",
+                "unknown {kind} type '{name}'; valid: {valid}",
                 {"kind": kind, "name": str(name), "valid": ", ".join(self.names(kind))},
             )
         config: StrategyConfig = family[name].Config.model_validate(data)
@@ -163,7 +163,7 @@ class _StrategyField:
         return core_schema.with_info_plain_validator_function(
             validate,
             serialization=core_schema.plain_serializer_function_ser_schema(
-                lambda v: v.model_dump(mode="json", exclude_defaults=True)
+                lambda v: {"type": v.type, **v.model_dump(mode="json", exclude_defaults=True)}
             ),
         )
 
@@ -174,8 +174,25 @@ class _StrategyField:
 
 
 def strategy_config(kind: str) -> Any:
-    """Annotation for a field holding the config of a ``kind`` strategy."""
+    """Annotation for a field holding the config of a ``kind`` strategy.
+
+    Use it as a type, never as a default: ``pagination: PaginationConfig`` with the aliases
+    below, or ``Annotated[StrategyConfig, _StrategyField(kind)]`` for a new kind.
+    """
     return Annotated[StrategyConfig, _StrategyField(kind)]
+
+
+# Field types for the built-in strategy kinds (plain StrategyConfig for the type checker).
+if TYPE_CHECKING:
+    AuthConfig = StrategyConfig
+    PaginationConfig = StrategyConfig
+    SignatureConfig = StrategyConfig
+    HandshakeConfig = StrategyConfig
+else:
+    AuthConfig = strategy_config("auth")
+    PaginationConfig = strategy_config("pagination")
+    SignatureConfig = strategy_config("signature")
+    HandshakeConfig = strategy_config("handshake")
 
 
 Factory = Callable[[], Registry]
