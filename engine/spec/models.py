@@ -15,7 +15,15 @@ from typing import Any, Literal
 
 from pydantic import Field, model_validator
 
-from engine.registry import StrictModel, strategy_config
+from engine.registry import (
+    AuthConfig,
+    HandshakeConfig,
+    PaginationConfig,
+    SignatureConfig,
+    StrategyConfig,
+    StrictModel,
+    current_registry,
+)
 
 # Names each template place may use (checked when the YAML loads).
 _REQUEST = {"credentials", "config", "partition", "parent", "cursor", "page", "window", "now"}
@@ -60,7 +68,7 @@ class AuthMode(StrictModel):
 
     title: str
     fields: list[CredentialField] = Field(default_factory=list)
-    auth: Any = strategy_config("auth")
+    auth: AuthConfig
 
 
 class GraphQLSpec(StrictModel):
@@ -173,6 +181,11 @@ class ParentSpec(StrictModel):
     when: Template | None = None  # only parents for which this condition holds
 
 
+def _no_pagination() -> StrategyConfig:
+    """A stream without ``pagination`` reads one page: the registry's ``none`` paginator."""
+    return current_registry().parse("pagination", {"type": "none"})
+
+
 class StreamSpec(StrictModel):
     title: str | None = None
     request: RequestSpec
@@ -183,7 +196,7 @@ class StreamSpec(StrictModel):
     cursor: CursorSpec | None = None
     partitions: PartitionSpec | None = None
     parent: ParentSpec | None = None
-    pagination: Any = strategy_config("pagination")
+    pagination: PaginationConfig = Field(default_factory=lambda: _no_pagination())
     page_size: int = Field(default=100, ge=1, le=10000)
     max_pages: int | None = Field(default=None, ge=1)
     concurrency: int = Field(default=1, ge=1, le=32)
@@ -240,14 +253,15 @@ class WebhookRegistration(StrictModel):
 class WebhookSpec(StrictModel):
     secret_field: str | None = None  # the credential field holding the signing secret
     secret_from_handshake: bool = False  # the secret arrives in the handshake (Asana)
-    signature: Any = strategy_config("signature")
-    handshakes: list[Any] = Field(default_factory=list)  # strategy_config("handshake") each
+    signature: SignatureConfig
+    handshakes: list[HandshakeConfig] = Field(default_factory=list)
     replay_timestamp: Template | None = None  # seconds since epoch, from headers/payload
     replay_tolerance_seconds: int | None = Field(default=None, ge=1)
     delivery_id: Template | None = None
     event_type: Template | None = None
     events: list[WebhookEventSpec] = Field(default_factory=list)
-    register: WebhookRegistration | None = None
+    # YAML key `register` (the attribute is renamed: BaseModel already has `register`)
+    registration: WebhookRegistration | None = Field(default=None, alias="register")
     default_events: list[str] = Field(default_factory=list)
 
 
