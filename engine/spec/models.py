@@ -34,6 +34,7 @@ PLACES: dict[str, frozenset[str]] = {
     "stream.partitions": frozenset({"credentials", "config", "record", "now"}),
     "stream.filter": frozenset({"record", "config", "partition", "parent", "window"}),
     "test_connection": frozenset({"credentials", "config"}),
+    "test_connection.success": frozenset({"credentials", "config", "response"}),
     "write": frozenset({"credentials", "config", "item", "link", "steps", "now"}),
     "write.extract": frozenset({"credentials", "config", "item", "link", "steps", "response"}),
     "webhook": frozenset(
@@ -203,6 +204,14 @@ class StreamSpec(StrictModel):
     pushed_filters: list[Literal["projects", "labels", "assignees", "statuses", "dateRange"]] = (
         Field(default_factory=list)
     )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _default_pagination(cls, data: Any) -> Any:
+        # Filled in before validation so the registry in the validation context checks it.
+        if isinstance(data, dict) and "pagination" not in data:
+            data = {**data, "pagination": {"type": "none"}}
+        return data
 
 
 class ConnectionTestSpec(StrictModel):
