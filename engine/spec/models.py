@@ -34,7 +34,9 @@ PLACES: dict[str, frozenset[str]] = {
     "stream.partitions": frozenset({"credentials", "config", "record", "now"}),
     "stream.filter": frozenset({"record", "config", "partition", "parent", "window"}),
     "test_connection": frozenset({"credentials", "config"}),
-    "test_connection.success": frozenset({"credentials", "config", "response"}),
+    "test_connection.success": frozenset(
+        {"credentials", "config", "now", "response", "status", "headers"}
+    ),
     "write": frozenset({"credentials", "config", "item", "link", "steps", "now"}),
     "write.extract": frozenset({"credentials", "config", "item", "link", "steps", "response"}),
     "webhook": frozenset(
