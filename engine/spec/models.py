@@ -42,7 +42,7 @@ PLACES: dict[str, frozenset[str]] = {
     "webhook": frozenset(
         {"headers", "body", "payload", "query", "url", "credentials", "config", "now"}
     ),
-    "webhook.event": frozenset({"headers", "payload", "event", "config"}),
+    "webhook.event": frozenset({"headers", "payload", "event", "event_type", "config"}),
     "error": frozenset({"status", "headers", "body", "response"}),
 }
 
@@ -245,7 +245,9 @@ class WriteSpec(StrictModel):
 class WebhookEventSpec(StrictModel):
     """Which deliveries carry which records.
 
-    ``match`` is a condition over payload/headers/event; the first match wins.
+    ``match`` is a condition over payload/headers/event/event_type (``event`` is one item of
+    ``webhooks.batch``, or the whole payload); the first match wins. ``upsert``, ``delete``
+    and ``refetch`` need ``stream`` and ``records``; ``ack`` and ``ignore`` apply nothing.
     """
 
     name: str
@@ -253,6 +255,14 @@ class WebhookEventSpec(StrictModel):
     stream: str | None = None  # the stream whose mapping applies to the records
     records: Template | None = None  # expression yielding the record(s) carried
     action: Literal["upsert", "delete", "refetch", "ack", "ignore"] = "upsert"
+
+    @model_validator(mode="after")
+    def _applies_something(self) -> WebhookEventSpec:
+        if self.action in ("upsert", "delete", "refetch"):
+            missing = [n for n in ("stream", "records") if getattr(self, n) is None]
+            if missing:
+                raise ValueError(f"action {self.action!r} needs {' and '.join(missing)}")
+        return self
 
 
 class WebhookRegistration(StrictModel):
@@ -266,14 +276,21 @@ class WebhookSpec(StrictModel):
     secret_from_handshake: bool = False  # the secret arrives in the handshake (Asana)
     signature: SignatureConfig
     handshakes: list[HandshakeConfig] = Field(default_factory=list)
-    replay_timestamp: Template | None = None  # seconds since epoch, from headers/payload
+    replay_timestamp: Template | None = None  # epoch s or ms (or ISO), from headers/payload
     replay_tolerance_seconds: int | None = Field(default=None, ge=1)
     delivery_id: Template | None = None
     event_type: Template | None = None
+    batch: Template | None = None  # the notifications of one delivery, each routed as `event`
     events: list[WebhookEventSpec] = Field(default_factory=list)
     # YAML key `register` (the attribute is renamed: BaseModel already has `register`)
     registration: WebhookRegistration | None = Field(default=None, alias="register")
     default_events: list[str] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _replay_pair(self) -> WebhookSpec:
+        if (self.replay_timestamp is None) != (self.replay_tolerance_seconds is None):
+            raise ValueError("replay_timestamp and replay_tolerance_seconds go together")
+        return self
 
 
 class ProviderSpec(StrictModel):
