@@ -12,8 +12,8 @@ checked against the names its place offers (``engine.spec.models.PLACES``):
     test_connection.success_when                    test_connection.success
     writes.*.*.steps[*] (request, when)             write
     writes.*.*.steps[*].extract, writes.*.*.{id,key,url,updated_at}   write.extract
-    webhooks (signature, handshakes, replay_timestamp, delivery_id, event_type, batch)  webhook
-    webhooks.events[*]                              webhook.event
+    webhooks (signature, handshakes, replay_timestamp, delivery_id, event_type)  webhook
+    webhooks.batch, webhooks.events[*]              webhook.event (routed from stored deliveries)
     webhooks.register.{create,delete}               like writes
     errors[*]                                       error
 
@@ -40,7 +40,7 @@ from engine.templating import TemplateProblem, Templates
 
 WRITE_ENTITIES = ("comment", "project", "user", "work_item")
 _WRITE_RESULT = ("id", "key", "url", "updated_at")
-_WEBHOOK_TEMPLATES = ("replay_timestamp", "delivery_id", "event_type", "batch")
+_WEBHOOK_TEMPLATES = ("replay_timestamp", "delivery_id", "event_type")
 
 
 def _mapping(value: Any) -> dict[Any, Any]:
@@ -206,6 +206,7 @@ class SpecChecker:
         webhooks = _mapping(self.data.get("webhooks"))
         for key in ("signature", "handshakes", *_WEBHOOK_TEMPLATES):
             self.templates_at(webhooks.get(key), ("webhooks", key), "webhook")
+        self.templates_at(webhooks.get("batch"), ("webhooks", "batch"), "webhook.event")
         self.strategy_paths(webhooks.get("signature"), ("webhooks", "signature"))
         for index, handshake in enumerate(_listed(webhooks.get("handshakes"))):
             self.strategy_paths(handshake, ("webhooks", "handshakes", index))
