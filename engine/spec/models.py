@@ -229,7 +229,9 @@ class WriteStep(StrictModel):
     request: RequestSpec
     when: Template | None = None
     extract: dict[str, Template] = Field(default_factory=dict)  # over `response`
-    require: list[str] = Field(default_factory=list)  # extracted names that must be set
+    # extracted names that must be set; a mapping gives each its failure message, a
+    # template over the write's names: {transition_id: "no transition to {{ item.status }}"}
+    require: list[str] | dict[str, Template | None] = Field(default_factory=list)
 
 
 class WriteSpec(StrictModel):
