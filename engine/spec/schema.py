@@ -32,8 +32,14 @@ def spec_json_schema(registry: Registry | None = None) -> dict[str, Any]:
     _name_strategy_options(body)
     for definition in definitions.values():
         _name_strategy_options(definition)
-    body["title"] = "kiro-sync provider"
-    return {"$schema": SCHEMA_DIALECT, **body, "$defs": dict(sorted(definitions.items()))}
+    body.pop("title", None)
+    return {
+        "$schema": SCHEMA_DIALECT,
+        "title": "kiro-sync provider",
+        "description": "A provider file: providers/<name>.yaml (see docs/spec.md).",
+        **body,
+        "$defs": dict(sorted(definitions.items())),
+    }
 
 
 def _hoist(node: Any, definitions: dict[str, Any]) -> Any:
