@@ -129,7 +129,10 @@ class WebhookProcessor:
         compiled = _Compiler(spec, provider.templates, registry or _default_registry())
         problems = compiled.problems
         if problems:
-            raise SpecError([f"webhooks.{path}: {message}" for path, message in problems])
+            raise SpecError(
+                [f"webhooks.{path}: {message}" for path, message in problems],
+                provider=provider.spec.name,
+            )
         self.signature: SignatureScheme = compiled.signature
         self.handshakes: list[Handshake] = compiled.handshakes
         self.replay_timestamp = compiled.replay_timestamp
@@ -148,7 +151,7 @@ class WebhookProcessor:
         credentials: Mapping[str, Any] | None = None,
     ) -> HandshakeResult | VerifiedDelivery:
         """Answer a handshake or verify a delivery; ``WebhookRejected`` when not authentic."""
-        now = now or datetime.now(UTC)
+        now = _aware(now)
         payload, parse_problem = parse_payload(request)
         context = request.template_context(
             payload, config=dict(config or {}), credentials=dict(credentials or {}), now=now
@@ -256,7 +259,7 @@ class WebhookProcessor:
         config: Mapping[str, Any] | None = None,
     ) -> VerifiedDelivery:
         """A delivery from an authenticated caller (the ``webhook`` action): no signature."""
-        now = now or datetime.now(UTC)
+        now = _aware(now)
         body = orjson.dumps(payload)
         request = InboundRequest("POST", {"Content-Type": "application/json"}, body=body)
         context = request.template_context(
@@ -339,6 +342,13 @@ class _Compiler:
         if needs_secret and not (spec.secret_field or spec.secret_from_handshake):
             message = "the scheme needs a secret: set secret_field or secret_from_handshake"
             self.problems.append(("signature", message))
+
+
+def _aware(now: datetime | None) -> datetime:
+    """``now`` as an aware datetime (naive means UTC); the current time when None."""
+    if now is None:
+        return datetime.now(UTC)
+    return now if now.tzinfo else now.replace(tzinfo=UTC)
 
 
 def _default_registry() -> Registry:

@@ -102,7 +102,7 @@ class EventRouter:
     def _items(self, context: Mapping[str, Any]) -> list[Any]:
         if self.batch is None:
             return [context["payload"]]
-        return _as_list(render_soft(self.batch, {**context, "event": context["payload"]}))
+        return _as_list(render_soft(self.batch, {**context, "event": context["payload"]}), "batch")
 
 
 _PLACE = "webhook.event"
@@ -127,12 +127,17 @@ def _records(route: _Route, context: Mapping[str, Any]) -> tuple[Any, ...]:
             f"webhook event {route.spec.name!r}: the payload lacks its records ({exc})",
             event=route.spec.name,
         ) from None
-    return tuple(_as_list(value))
+    return tuple(_as_list(value, f"events.{route.spec.name}.records"))
 
 
-def _as_list(value: Any) -> list[Any]:
+def _as_list(value: Any, where: str) -> list[Any]:
     if value is None:
         return []
+    if callable(value):  # `payload.items` is dict.items in Jinja: the key needs payload['items']
+        raise RecordError(
+            f"webhooks.{where} yields a method, not data: write the key as payload['name']",
+            where=where,
+        )
     if isinstance(value, list | tuple):
         return [item for item in value if item is not None]
     return [value]

@@ -9,7 +9,13 @@ from typing import Any, Literal
 import pytest
 from pydantic import ValidationError as PydanticValidationError
 
-from engine.errors import NotFoundError, SpecError, ValidationError, WebhookRejected
+from engine.errors import (
+    NotFoundError,
+    RecordError,
+    SpecError,
+    ValidationError,
+    WebhookRejected,
+)
 from engine.registry import Registry, StrategyConfig
 from engine.spec.models import ProviderSpec, WebhookSpec
 from engine.strategies import default_registry
@@ -27,6 +33,7 @@ from tests.engine.webhooks.helpers import (
     SLACK,
     WebhookOnlyProvider,
     hmac_hex,
+    json_of,
     processor,
     provider_from_yaml,
     request,
@@ -219,3 +226,74 @@ def test_provider_spec_round_trip_keeps_the_webhooks() -> None:
     dumped = spec.model_dump(mode="json", by_alias=True, exclude_none=True)
     again = ProviderSpec.model_validate(dumped, context={"registry": default_registry()})
     assert again.webhooks == spec.webhooks
+
+
+LOADED = """
+name: tracker
+title: Tracker
+category: work_tracking
+base_url: https://api.tracker.test
+auth_modes:
+  token:
+    title: Token
+    fields:
+      - {name: accessToken, secret: true}
+      - {name: webhookSecret, secret: true, required: false}
+    auth: {type: bearer, token: "{{ credentials.accessToken }}"}
+test_connection:
+  request: {path: /me}
+  identity_path: id
+streams:
+  tasks:
+    request: {path: /tasks}
+webhooks:
+  secret_field: webhookSecret
+  signature: {type: hmac, header: X-Sig, prefix: "sha256="}
+  event_type: "{{ headers['X-Event'] }}"
+  batch: "{{ payload['items'] }}"  # payload.items would be dict.items
+  events:
+    - name: task
+      match: "{{ event_type == 'tasks' and event.kind == 'task' }}"
+      stream: tasks
+      records: "{{ event }}"
+"""
+
+
+def test_a_provider_from_the_spec_loader_feeds_the_processor() -> None:
+    from engine.spec.loader import load_provider_text
+
+    provider = load_provider_text(LOADED, "tracker.yaml")
+    body = b'{"items": [{"kind": "task", "id": 1}, {"kind": "note", "id": 2}]}'
+    req = request(body, {"X-Event": "tasks", "X-Sig": "sha256=" + hmac_hex(SECRET.encode(), body)})
+    outcome = verify_and_route(provider, req, SECRET, NOW)
+    assert [(e.name, e.records) for e in outcome.events] == [("task", ({"kind": "task", "id": 1},))]
+
+
+def test_the_spec_loader_checks_batch_against_routing_names() -> None:
+    from engine.spec.loader import load_provider_text
+
+    broken = LOADED.replace("{{ payload['items'] }}", "{{ body['items'] }}")
+    with pytest.raises(SpecError, match=r"webhooks\.batch: unknown name 'body'"):
+        load_provider_text(broken, "tracker.yaml")
+
+
+def test_a_batch_that_names_a_dict_method_is_reported() -> None:
+    yaml = """
+signature: {type: none}
+batch: "{{ payload.items }}"
+events: [{name: a, match: "{{ true }}", action: ack}]
+"""
+    with pytest.raises(RecordError, match=r"webhooks.batch yields a method, not data"):
+        processor(yaml).verify_and_route(request(b'{"items": [1]}'), None, NOW)
+
+
+def test_a_naive_now_is_utc() -> None:
+    yaml = """
+signature: {type: none}
+replay_timestamp: "{{ payload.ts }}"
+replay_tolerance_seconds: 10
+"""
+    body = json_of({"ts": int(NOW.timestamp())})
+    naive = NOW.replace(tzinfo=None)
+    checked = processor(yaml).verify(request(body), None, naive)
+    assert isinstance(checked, VerifiedDelivery) and checked.received_at == NOW
