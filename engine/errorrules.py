@@ -24,6 +24,7 @@ reason (``details``); their one-line message never holds a body or a token.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from http import HTTPStatus
 from typing import Any, Literal
 
 from engine.errors import (
@@ -128,6 +129,13 @@ def _reason(data: Any) -> Any:
     return None
 
 
+def _phrase(status: int) -> str:
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return f"unexpected HTTP {status}"
+
+
 class ErrorRules:
     """Judges responses for one connection."""
 
@@ -223,7 +231,7 @@ class ErrorRules:
         status = response.status
         if 200 <= status < 300:
             if response.problem:
-                reason = f"answered {response.problem}, not JSON"
+                reason = f"answered {response.problem}"
                 return Verdict("fail", error=label.error(ProviderError, status, reason))
             return Verdict("ok", response=response)
         if status == 429 or (status == 403 and self.limiter.exhausted(response.headers)):
@@ -241,9 +249,8 @@ class ErrorRules:
         found = provider_reason(response.data)
         if found:
             return self._clean(found)
-        if response.problem:
-            return f"answered {response.problem}"
-        return fallback or f"unexpected HTTP {response.status}"
+        reason = fallback or _phrase(response.status)
+        return f"{reason}; answered {response.problem}" if response.problem else reason
 
     def _clean(self, text: str) -> str:
         one_line = " ".join(text.split())

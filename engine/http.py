@@ -307,6 +307,8 @@ class Connection:
             return _NetworkFailure(error, unsent=False, retry=False)
         if isinstance(exc, TimeoutError):
             reason = f"no answer within {self.timeout:g}s"
+        elif isinstance(exc, aiohttp.ClientPayloadError):
+            reason = "the connection dropped before the whole body arrived (truncated body)"
         else:
             reason = f"network failure: {self._describe(exc)}"
         unsent = isinstance(exc, aiohttp.ClientConnectorError)
@@ -389,7 +391,7 @@ class Connection:
     def _token_answer(self, response: Response, label: Label) -> Any:
         if 200 <= response.status < 300 and response.problem is None:
             return response.data
-        reason = provider_reason(response.data) or f"answered {response.problem or 'an error'}"
+        reason = provider_reason(response.data) or f"answered {response.problem or 'no reason'}"
         reason = f"the token endpoint refused: {self.secrets.scrub(reason)}"
         cls: type[KiroSyncError] = AuthError if 400 <= response.status < 500 else TransientError
         if response.status in (408, 429):
@@ -457,7 +459,7 @@ def parse_body(raw: bytes, content_type: str = "") -> tuple[Any, str | None]:
     except orjson.JSONDecodeError as exc:
         head = raw.lstrip()[:1]
         if "html" in content_type.lower() or head == b"<":
-            return None, "an HTML page"
+            return None, "an HTML page instead of JSON"
         if head in (b"{", b"[") and exc.pos >= len(raw.rstrip()):
-            return None, "a truncated JSON body"
-        return None, "a non-JSON body"
+            return None, "truncated JSON"
+        return None, "text that is not JSON"

@@ -42,7 +42,7 @@ if TYPE_CHECKING:
 _MAX_PARENT_DEPTH = 8
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, weakref_slot=True)
 class Page:
     """One page of a stream's records (already filtered)."""
 

@@ -15,7 +15,8 @@
 
 A provider's 4xx to a write (other than auth and rate limits) is about this record: it
 becomes RecordError, so the run goes on and ends partial. The spec's ``id``, ``key``, ``url``
-and ``updated_at`` templates then describe the written item (None when they find nothing).
+and ``updated_at`` templates then describe the written item; they see ``steps`` and
+``response`` (the last answer) and yield None when they find nothing.
 """
 
 from __future__ import annotations
@@ -67,6 +68,14 @@ class Writer:
     ) -> WriteResult:
         spec = self.write_spec(entity, operation)
         where = f"writes.{entity}.{operation}"
+        return await self.run(spec, where, f"{entity} {operation}", item=item, link=link)
+
+    async def run(
+        self, spec: WriteSpec, where: str, what: str = "", *, item: Any = None, link: Any = None
+    ) -> WriteResult:
+        """Run the steps of any ``WriteSpec`` (webhook registration uses this); ``where``
+        names its spec location in errors, ``what`` the operation."""
+        what = what or where
         steps: dict[str, dict[str, Any]] = {}
         context = self.conn.context(item=item, link=link, steps=steps)
         last: Any = None
@@ -79,9 +88,9 @@ class Writer:
                     "status": None,
                 }
                 continue
-            response = await self._send(step, context, step_where, f"{entity} {operation}")
+            response = await self._send(step, context, step_where, what)
             steps[step.name] = self._extract(step, context, response, step_where)
-            self._require(step, steps[step.name], context, step_where, f"{entity} {operation}")
+            self._require(step, steps[step.name], context, step_where, what)
             last = response.data
         return self._result(spec, context, where, last)
 
@@ -141,11 +150,13 @@ class Writer:
     def _result(
         self, spec: WriteSpec, context: dict[str, Any], where: str, last: Any
     ) -> WriteResult:
+        scope = {**context, "response": last}
+
         def value(template: str | None, name: str) -> Any:
             if template is None:
                 return None
             try:
-                return self.provider.render(template, context, f"{where}.{name}")
+                return self.provider.render(template, scope, f"{where}.{name}")
             except TemplateError:
                 return None
 

@@ -335,6 +335,13 @@ class FakeApi:
         return web.Response(status=204)
 
 
+async def serve(aiohttp_server: Any) -> tuple[FakeApi, str]:
+    """A fresh FakeApi on a real local socket; its base URL without a trailing slash."""
+    api = FakeApi()
+    server = await aiohttp_server(api.app())
+    return api, str(server.make_url("")).rstrip("/")
+
+
 class FakeClock:
     """A clock whose sleeps return at once and move time forward."""
 
@@ -375,7 +382,7 @@ def provider(
         "auth_modes": {
             "default": {
                 "title": "Token",
-                "fields": fields or [{"name": "accessToken", "secret": True}],
+                "fields": [{"name": "accessToken", "secret": True}] if fields is None else fields,
                 "auth": auth or {"type": "bearer"},
             }
         },

@@ -13,7 +13,7 @@ from pydantic import ValidationError
 from engine.errors import PaginationLoopError
 from engine.http import Connection
 from engine.pagination import CursorPaginator, parse_link_header
-from tests.engine.fakeapi import BEARER, FakeApi, provider, registry
+from tests.engine.fakeapi import BEARER, FakeApi, provider, registry, serve
 
 TOTAL = "{{ config.total }}"
 
@@ -100,7 +100,10 @@ STREAMS: dict[str, dict[str, Any]] = {
         },
     },
     "next_url": {
-        "request": {"path": "/paged/next_url", "query": {"total": TOTAL, "$top": "{{ page.size }}"}},
+        "request": {
+            "path": "/paged/next_url",
+            "query": {"total": TOTAL, "$top": "{{ page.size }}"},
+        },
         "records_path": "value",
         "pagination": {"type": "next_url", "next_url_path": "$['@odata.nextLink']"},
     },
@@ -149,9 +152,7 @@ async def read_ids(
 
 @pytest.fixture
 async def fake(aiohttp_server: Any) -> tuple[FakeApi, str]:
-    api = FakeApi()
-    server = await aiohttp_server(api.app())
-    return api, str(server.make_url("")).rstrip("/")
+    return await serve(aiohttp_server)
 
 
 @pytest.mark.parametrize("name", PAGINATED)
@@ -204,7 +205,7 @@ async def test_cursor_in_a_json_body(fake: Any) -> None:
     assert all(b'"start_cursor"' in b for b in bodies[1:])
 
 
-@pytest.mark.parametrize("name", PAGINATED + ["none"])
+@pytest.mark.parametrize("name", [*PAGINATED, "none"])
 @settings(
     max_examples=30,
     deadline=None,
@@ -284,9 +285,7 @@ def test_cursor_config_needs_one_source_and_one_target() -> None:
     with pytest.raises(ValidationError, match="exactly one of cursor_param, cursor_body_path"):
         CursorPaginator.Config.model_validate({"cursor_path": "next"})
     with pytest.raises(ValidationError, match="not a plain path"):
-        CursorPaginator.Config.model_validate(
-            {"cursor_path": "next", "cursor_body_path": "$.a[*]"}
-        )
+        CursorPaginator.Config.model_validate({"cursor_path": "next", "cursor_body_path": "$.a[*]"})
 
 
 def test_unknown_type_lists_the_valid_names() -> None:
