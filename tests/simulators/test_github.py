@@ -41,7 +41,7 @@ async def walk(client: Any, path: str) -> tuple[list[dict[str, Any]], int]:
     return items, pages
 
 
-# ---- auth ------------------------------------------------------------------------------------
+# ---- auth ---
 async def test_bad_token_is_401_with_githubs_body(aiohttp_client) -> None:
     client = await aiohttp_client(make_sim().app())
     answer = await client.get("/user", headers={"Authorization": "Bearer wrong"})
@@ -77,7 +77,7 @@ async def test_unknown_api_version_is_rejected(aiohttp_client) -> None:
     assert bad.status == 400
 
 
-# ---- issues list -------------------------------------------------------------------------------
+# ---- issues list ---
 @pytest.mark.parametrize(("count", "per_page"), [(0, 30), (1, 1), (7, 2), (100, 100), (263, 100)])
 async def test_link_pagination_yields_every_item_once(aiohttp_client, count, per_page) -> None:
     sim = make_sim(count, prs=0)
@@ -195,7 +195,7 @@ async def test_twenty_thousand_issues_walk_in_pages_of_100(aiohttp_client) -> No
     assert len({i["id"] for i in items}) == 20_000
 
 
-# ---- shapes ---------------------------------------------------------------------------------
+# ---- shapes ---
 async def test_payloads_have_the_recorded_keys(aiohttp_client) -> None:
     sim = make_sim(10, prs=1)
     sim.seed_comments("octo/hello", per_issue=1)
@@ -214,7 +214,7 @@ async def test_payloads_have_the_recorded_keys(aiohttp_client) -> None:
     assert repo["full_name"] == "octo/hello"
 
 
-# ---- writes ---------------------------------------------------------------------------------
+# ---- writes ---
 async def test_create_issue(aiohttp_client) -> None:
     sim = make_sim(0)
     client = await aiohttp_client(sim.app())
@@ -319,7 +319,7 @@ async def test_deleted_issue_is_gone(aiohttp_client) -> None:
     assert sorted(i["number"] for i in items) == [1, 3]
 
 
-# ---- comments -------------------------------------------------------------------------------
+# ---- comments ---
 async def test_comments_per_issue_and_repo_wide_since(aiohttp_client) -> None:
     sim = make_sim(3, prs=0)
     sim.seed_comments("octo/hello", per_issue=2)
@@ -350,7 +350,7 @@ async def test_posting_a_comment_touches_the_issue(aiohttp_client) -> None:
     assert datetime.fromisoformat(issue["updated_at"].replace("Z", "+00:00")) > before
 
 
-# ---- projects stream --------------------------------------------------------------------------
+# ---- projects stream ---
 async def test_user_and_org_repos(aiohttp_client) -> None:
     sim = make_sim(0)
     sim.add_repo("octocat/zeta")
@@ -364,7 +364,7 @@ async def test_user_and_org_repos(aiohttp_client) -> None:
     assert (await client.get("/orgs/nope/repos", headers=AUTH)).status == 404
 
 
-# ---- rate limits and faults ---------------------------------------------------------------------
+# ---- rate limits and faults ---
 async def test_rate_limit_headers_count_down_and_exhaust(aiohttp_client) -> None:
     sim = make_sim(1, prs=0)
     sim.rate.remaining = 2
@@ -403,7 +403,7 @@ async def test_write_only_failure(aiohttp_client) -> None:
     assert sim.get_issue("octo/hello", 1).title == "Seeded item 1"
 
 
-# ---- hooks and webhooks -------------------------------------------------------------------------
+# ---- hooks and webhooks ---
 def verify(secret: str, body: bytes, header: str) -> bool:
     expected = "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
     return hmac.compare_digest(expected, header)

@@ -60,7 +60,7 @@ async def search_all(
         assert token
 
 
-# ---- auth ---------------------------------------------------------------------------------------
+# ---- auth ---
 async def test_basic_and_bearer_auth(aiohttp_client) -> None:
     client = await aiohttp_client(make_sim().app())
     me = await (await client.get("/rest/api/3/myself", headers=AUTH)).json()
@@ -81,7 +81,7 @@ async def test_bad_credentials_are_401_in_jiras_shape(aiohttp_client) -> None:
     assert garbage.status == 401
 
 
-# ---- search ---------------------------------------------------------------------------------------
+# ---- search ---
 @pytest.mark.parametrize(("count", "size"), [(0, 50), (1, 1), (49, 50), (50, 50), (137, 25)])
 async def test_next_page_token_walk_is_exact(aiohttp_client, count, size) -> None:
     client = await aiohttp_client(make_sim(count).app())
@@ -219,7 +219,7 @@ async def test_pushed_down_filters(aiohttp_client) -> None:
     assert await summaries("assignee is EMPTY AND project in (PROJ, OPS, ZED)") == ["b", "c"]
 
 
-# ---- writes -----------------------------------------------------------------------------------
+# ---- writes ---
 async def test_create_issue_with_adf(aiohttp_client) -> None:
     sim = make_sim(0)
     client = await aiohttp_client(sim.app())
@@ -367,7 +367,7 @@ async def test_classic_workflow_limits_transitions(aiohttp_client) -> None:
     assert blocked.status == 400
 
 
-# ---- comments ---------------------------------------------------------------------------------
+# ---- comments ---
 async def test_comments_paginate_and_post_in_adf(aiohttp_client) -> None:
     sim = make_sim(1)
     for n in range(5):
@@ -398,7 +398,7 @@ async def test_comments_paginate_and_post_in_adf(aiohttp_client) -> None:
     assert plain.status == 400
 
 
-# ---- projects, users -----------------------------------------------------------------------------
+# ---- projects, users ---
 async def test_project_search_pages(aiohttp_client) -> None:
     sim = make_sim(0)
     for key in ("AAA", "BBB", "CCC", "DDD"):
@@ -422,7 +422,7 @@ async def test_users_search_and_hidden_email(aiohttp_client) -> None:
     assert "emailAddress" not in users[1] and users[1]["displayName"] == "Private"
 
 
-# ---- rate limits ---------------------------------------------------------------------------------
+# ---- rate limits ---
 async def test_429_with_retry_after(aiohttp_client) -> None:
     sim = make_sim(1)
     sim.inject_rate_limit(times=2, retry_after=3)
@@ -434,7 +434,7 @@ async def test_429_with_retry_after(aiohttp_client) -> None:
     assert (await client.get(SEARCH, params={"jql": "project = PROJ"}, headers=AUTH)).status == 200
 
 
-# ---- webhooks --------------------------------------------------------------------------------------
+# ---- webhooks ---
 def signed(secret: str, body: bytes) -> str:
     return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
 
