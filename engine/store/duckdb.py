@@ -1,0 +1,197 @@
+"""The embedded DuckDB store: one database file, one connection, one dedicated thread.
+
+DuckDB calls block, so every statement runs on a single worker thread
+(``ThreadPoolExecutor(max_workers=1)``) that owns the one connection; the event loop only
+awaits. One connection means one transaction at a time, so an ``asyncio.Lock`` is held for
+each transaction. Bulk upserts pass each column as one list parameter and ``UNNEST`` them
+(``INSERT ... SELECT UNNEST(?), ... ON CONFLICT DO UPDATE``): thousands of rows per statement,
+one call into DuckDB (``executemany`` is a round trip per row and ~100x slower).
+
+DuckDB has no cascading foreign keys and cannot update a unique column of a row a foreign key
+references, so this backend has no foreign keys; the store deletes dependents itself.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+from collections.abc import AsyncIterator, Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any, TypeVar
+
+import duckdb
+
+from engine.errors import StoreError
+from engine.store.sql import ConstraintKind, Dialect, conflict_clause, dedupe, store_error
+from engine.store.sqlstore import SqlStore
+from engine.store.tables import Table, decode_json
+
+R = TypeVar("R")
+
+DIALECT = Dialect(
+    name="duckdb",
+    types={
+        "text": "VARCHAR",
+        "int": "INTEGER",
+        "bool": "BOOLEAN",
+        "ts": "TIMESTAMPTZ",
+        "json": "JSON",
+        "list": "VARCHAR[]",
+        "bytes": "BLOB",
+    },
+    load_json=decode_json,
+    in_list="{column} IN (SELECT UNNEST(%s::VARCHAR[]))",
+    overlaps="list_has_any({column}, %s::VARCHAR[])",
+)
+
+MEMORY = ":memory:"
+
+
+class DuckDBStore(SqlStore):
+    url_kind = "duckdb"
+    dialect = DIALECT
+
+    def __init__(self, path: str | Path = MEMORY, **options: Any) -> None:
+        super().__init__(**options)
+        self.path = path if path == MEMORY else Path(path)
+        self._executor: ThreadPoolExecutor | None = None
+        self._conn: duckdb.DuckDBPyConnection | None = None
+        self._lock = asyncio.Lock()
+
+    def __repr__(self) -> str:
+        return f"DuckDBStore({str(self.path)!r})"
+
+    async def _connect(self) -> None:
+        if self._conn is not None:
+            return
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="kiro-sync-duckdb")
+        try:
+            self._conn = await self.call(self._open_connection)
+        except BaseException:
+            self._executor.shutdown(wait=False)
+            self._executor = None
+            raise
+
+    def _open_connection(self) -> duckdb.DuckDBPyConnection:
+        if isinstance(self.path, Path):
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        conn = duckdb.connect(str(self.path))
+        conn.execute("SET TimeZone = 'UTC'")
+        return conn
+
+    async def _disconnect(self) -> None:
+        conn, executor = self._conn, self._executor
+        self._conn = self._executor = None
+        if executor is None:
+            return
+        if conn is not None:
+            await asyncio.get_running_loop().run_in_executor(executor, conn.close)
+        executor.shutdown(wait=True)
+
+    async def call(self, fn: Callable[..., R], *args: Any) -> R:
+        """Run ``fn(*args)`` on the DuckDB thread; DuckDB errors become StoreError."""
+        if self._executor is None:
+            raise StoreError("duckdb store is not open", backend="duckdb")
+        loop = asyncio.get_running_loop()
+        try:
+            return await loop.run_in_executor(self._executor, functools.partial(fn, *args))
+        except duckdb.Error as exc:
+            raise translate(exc) from None
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[DuckDBSession]:
+        async with self._lock:
+            conn = self._conn
+            if conn is None:
+                raise StoreError("duckdb store is not open", backend="duckdb")
+            await self.call(conn.execute, "BEGIN TRANSACTION")
+            try:
+                yield DuckDBSession(self, conn)
+            except BaseException:
+                await self._rollback(conn)
+                raise
+            try:
+                await self.call(conn.execute, "COMMIT")
+            except StoreError:
+                await self._rollback(conn)
+                raise
+
+    async def _rollback(self, conn: duckdb.DuckDBPyConnection) -> None:
+        with contextlib.suppress(StoreError):  # DuckDB may have ended it already
+            await self.call(conn.execute, "ROLLBACK")
+
+
+class DuckDBSession:
+    def __init__(self, store: DuckDBStore, conn: duckdb.DuckDBPyConnection) -> None:
+        self._store = store
+        self._conn = conn
+
+    async def execute(self, sql: str, params: Sequence[Any] = ()) -> None:
+        await self._store.call(_execute, self._conn, _qmarks(sql), list(params))
+
+    async def fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        return await self._store.call(_fetchall, self._conn, _qmarks(sql), list(params))
+
+    async def fetchone(self, sql: str, params: Sequence[Any] = ()) -> tuple[Any, ...] | None:
+        return await self._store.call(_fetchone, self._conn, _qmarks(sql), list(params))
+
+    async def upsert(self, table: Table, rows: Sequence[tuple[Any, ...]]) -> None:
+        if not rows:
+            return
+        unique = dedupe(table, rows)
+        columns = [list(values) for values in zip(*unique, strict=True)]
+        await self._store.call(_execute, self._conn, _upsert_sql(table), columns)
+
+
+def _execute(conn: duckdb.DuckDBPyConnection, sql: str, params: list[Any]) -> None:
+    conn.execute(sql, params)
+
+
+def _fetchall(
+    conn: duckdb.DuckDBPyConnection, sql: str, params: list[Any]
+) -> list[tuple[Any, ...]]:
+    return conn.execute(sql, params).fetchall()
+
+
+def _fetchone(
+    conn: duckdb.DuckDBPyConnection, sql: str, params: list[Any]
+) -> tuple[Any, ...] | None:
+    return conn.execute(sql, params).fetchone()
+
+
+@functools.lru_cache(maxsize=512)
+def _qmarks(sql: str) -> str:
+    return sql.replace("%s", "?")
+
+
+@functools.lru_cache(maxsize=64)
+def _upsert_sql(table: Table) -> str:
+    names = [*table.columns, *table.touch]
+    values = [f"UNNEST(?::{DIALECT.types[k]}[])" for k in table.kinds]
+    values += ["now()"] * len(table.touch)
+    return (
+        f"INSERT INTO {table.name} ({', '.join(names)}) SELECT {', '.join(values)} "
+        + conflict_clause(table)
+    )
+
+
+def translate(exc: duckdb.Error) -> StoreError:
+    return store_error("duckdb", str(exc), _constraint_kind(exc))
+
+
+def _constraint_kind(exc: duckdb.Error) -> ConstraintKind | None:
+    if not isinstance(exc, duckdb.ConstraintException):
+        return None
+    text = str(exc).lower()
+    if "check constraint" in text:
+        return "check"
+    if "foreign key" in text:
+        return "foreign_key"
+    if "not null" in text:
+        return "not_null"
+    if "duplicate key" in text or "unique" in text or "primary key" in text:
+        return "unique"
+    return None
