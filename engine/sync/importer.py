@@ -1,0 +1,174 @@
+"""Import: provider streams -> mapped records -> Kiro, batch by batch, with checkpoints.
+
+For every mapped stream the run reads (work items first, then comments when
+includeComments, then streams gated by includeAttachments/includeHistory), partition by
+partition:
+
+1. the stored cursor of (integration, stream, partition) -- or the run's startDate -- and the
+   window {start, end} go into the read; pages are fetched ahead while batches commit;
+2. each record is mapped (a record that cannot be is counted failed, the run goes on), then
+   checked against the filters the stream does not push down and the run's window;
+3. whole pages gather into batches of at most ``batchSize`` records; each batch commits with
+   its cursor advance in one ``apply_batch`` (engine.sync.checkpoint decides the value).
+
+After a failed record the partition's cursor stays where it was, so the record is read again
+next run instead of being passed over.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from engine.errors import RecordError
+from engine.http import Connection
+from engine.mapping.compiled import CompiledStream
+from engine.mapping.inbound import MappedRecord, map_record
+from engine.reader import Page
+from engine.spec.models import StreamSpec
+from engine.store.base import Cursor
+from engine.sync.applier import RecordApplier
+from engine.sync.checkpoint import CursorTracker
+from engine.sync.context import SyncContext
+from engine.sync.filters import RecordFilter
+from engine.sync.models import Counts
+from engine.sync.pages import partition_key, partitions_of, read_ahead
+
+Report = Callable[[str | None], Awaitable[None]]
+_ENTITY_ORDER = {"work_item": 0, "comment": 1}
+
+
+def streams_to_read(ctx: SyncContext, conn: Connection) -> list[CompiledStream]:
+    """The mapped streams this run reads, work items before what hangs off them."""
+    enabled = ctx.enabled_options
+    chosen = [
+        s
+        for s in ctx.mapping.streams.values()
+        if s.name in conn.spec.streams and (s.spec.option is None or s.spec.option in enabled)
+    ]
+    return sorted(chosen, key=lambda s: _ENTITY_ORDER.get(s.entity, 9))
+
+
+@dataclass
+class _Partition:
+    stream: CompiledStream
+    spec: StreamSpec
+    partition: Any
+    tracker: CursorTracker
+    keep: RecordFilter
+    pending: list[MappedRecord] = field(default_factory=list)
+    failed: bool = False
+
+
+class Importer:
+    def __init__(
+        self,
+        ctx: SyncContext,
+        conn: Connection,
+        counts: Counts,
+        run_started: datetime,
+        report: Report,
+    ) -> None:
+        self.ctx = ctx
+        self.conn = conn
+        self.counts = counts
+        self.run_started = run_started
+        self.report = report
+        self.applier = RecordApplier(ctx)
+
+    async def run(self) -> Counts:
+        for stream in streams_to_read(self.ctx, self.conn):
+            await self.import_stream(stream)
+        return self.counts
+
+    async def import_stream(self, stream: CompiledStream) -> None:
+        spec = self.conn.spec.streams[stream.name]
+        options = self.ctx.options
+        keep = RecordFilter(
+            stream,
+            self.ctx.config.filters,
+            spec.pushed_filters,
+            (options.start_date, options.end_date),
+        )
+        for partition in await partitions_of(self.conn, stream.name, spec):
+            stored = await self.ctx.store.get_cursor(
+                self.ctx.integration_id, stream.name, partition_key(partition)
+            )
+            tracker = CursorTracker(spec.cursor, stored, self.run_started, options.end_date)
+            await self._read(_Partition(stream, spec, partition, tracker, keep))
+
+    async def _read(self, part: _Partition) -> None:
+        options = self.ctx.options
+        start = options.start_date
+        cursor = _iso(start) if start is not None else part.tracker.stored
+        window = {"start": _iso(start), "end": _iso(options.end_date)}
+        pages = self.conn.read(
+            part.stream.name, cursor=cursor, window=window, partition=part.partition
+        )
+        async for page in read_ahead(pages):
+            mapped = self._map(part, page)
+            if part.pending and len(part.pending) + len(mapped) > options.batch_size:
+                await self._flush(part, final=False)
+            part.tracker.observe(page.records)
+            part.pending.extend(mapped)
+            self.counts.pages += 1
+            self.counts.records += len(page.records)
+        await self._flush(part, final=True)
+
+    def _map(self, part: _Partition, page: Page) -> list[MappedRecord]:
+        config = self.ctx.template_config()
+        enabled = self.ctx.enabled_options
+        kept: list[MappedRecord] = []
+        for record in page.records:
+            try:
+                mapped = map_record(
+                    part.stream,
+                    record,
+                    config=config,
+                    options=enabled,
+                    parent=page.parent,
+                    partition=page.partition,
+                )
+            except RecordError as exc:
+                self.counts.failed += 1
+                part.failed = True
+                self.ctx.errors.add(str(exc))
+                continue
+            if part.keep.keep(mapped):
+                kept.append(mapped)
+            else:
+                self.counts.skipped += 1
+                self.counts.filtered += 1
+        return kept
+
+    async def _flush(self, part: _Partition, final: bool) -> None:
+        cursors = self._checkpoint(part, final)
+        records, part.pending = part.pending, []
+        if not records and not cursors:
+            return
+        done = await self.applier.apply(part.stream, records, cursors)
+        if done.failed:
+            part.failed = True
+        done.pages = done.records = 0
+        self.counts.add(done)
+        await self.report(part.stream.name)
+
+    def _checkpoint(self, part: _Partition, final: bool) -> list[Cursor]:
+        if part.failed:
+            return []
+        value = part.tracker.checkpoint(final)
+        if value is None:
+            return []
+        key = partition_key(part.partition)
+        return [Cursor(self.ctx.integration_id, part.stream.name, key, value)]
+
+
+def _iso(moment: datetime | None) -> str | None:
+    if moment is None:
+        return None
+    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+__all__ = ["Importer", "streams_to_read"]
