@@ -82,9 +82,9 @@ def _text(ctx: AuthContext, template: str, where: str) -> str:
 class BearerAuth(AuthStrategy):
     class Config(StrategyConfig):
         type: Literal["bearer"] = "bearer"
-        token: Template = "{{ credentials.accessToken }}"
-        scheme: str = "Bearer"
-        header: str = "Authorization"
+        token: Template = Field("{{ credentials.accessToken }}", description="The token.")
+        scheme: str = Field("Bearer", description='Word before the token ("" for none).')
+        header: str = Field("Authorization", description="The header that carries it.")
 
     def __init__(self, config: Config) -> None:
         self.config = config
@@ -98,8 +98,8 @@ class BearerAuth(AuthStrategy):
 class BasicAuth(AuthStrategy):
     class Config(StrategyConfig):
         type: Literal["basic"] = "basic"
-        username: Template = "{{ credentials.email }}"
-        password: Template = "{{ credentials.apiToken }}"
+        username: Template = Field("{{ credentials.email }}", description="The user name.")
+        password: Template = Field("{{ credentials.apiToken }}", description="The password.")
 
     def __init__(self, config: Config) -> None:
         self.config = config
@@ -115,9 +115,11 @@ class BasicAuth(AuthStrategy):
 class ApiKeyAuth(AuthStrategy):
     class Config(StrategyConfig):
         type: Literal["api_key"] = "api_key"
-        in_: Literal["header", "query"] = Field(default="header", alias="in")
-        name: str
-        value: Template = "{{ credentials.apiKey }}"
+        in_: Literal["header", "query"] = Field(
+            default="header", alias="in", description="Send the key as a header or a parameter."
+        )
+        name: str = Field(description="The header or query parameter name.")
+        value: Template = Field("{{ credentials.apiKey }}", description="The key.")
 
     def __init__(self, config: Config) -> None:
         self.config = config
@@ -134,7 +136,9 @@ class ApiKeyAuth(AuthStrategy):
 class HeaderAuth(AuthStrategy):
     class Config(StrategyConfig):
         type: Literal["header"] = "header"
-        headers: dict[str, Template] = Field(min_length=1)
+        headers: dict[str, Template] = Field(
+            min_length=1, description="Header name -> template, e.g. Authorization."
+        )
 
     def __init__(self, config: Config) -> None:
         self.config = config
@@ -147,7 +151,9 @@ class HeaderAuth(AuthStrategy):
 class QueryAuth(AuthStrategy):
     class Config(StrategyConfig):
         type: Literal["query"] = "query"
-        params: dict[str, Template] = Field(min_length=1)
+        params: dict[str, Template] = Field(
+            min_length=1, description="Query parameter -> template; masked in every error."
+        )
 
     def __init__(self, config: Config) -> None:
         self.config = config
@@ -163,18 +169,36 @@ class OAuth2Auth(AuthStrategy):
 
     class Config(StrategyConfig):
         type: Literal["oauth2"] = "oauth2"
-        grant: Literal["client_credentials", "refresh_token"] = "refresh_token"
-        token_url: Template
-        client_id: Template = "{{ credentials.clientId }}"
-        client_secret: Template | None = "{{ credentials.clientSecret }}"
-        refresh_token: Template = "{{ credentials.refreshToken }}"
-        access_token: Template | None = "{{ credentials.get('accessToken') }}"
-        expires_at: Template | None = "{{ credentials.get('expiresAt') }}"
-        scope: Template | None = None
-        client_auth: Literal["body", "basic"] = "body"
-        extra_params: dict[str, Template] = Field(default_factory=dict)
-        scheme: str = "Bearer"
-        expiry_margin_seconds: int = Field(default=60, ge=0)
+        grant: Literal["client_credentials", "refresh_token"] = Field(
+            "refresh_token", description="The OAuth 2.0 grant used to get access tokens."
+        )
+        token_url: Template = Field(description="The token endpoint.")
+        client_id: Template = Field("{{ credentials.clientId }}", description="Client id.")
+        client_secret: Template | None = Field(
+            "{{ credentials.clientSecret }}", description="Client secret (null: public client)."
+        )
+        refresh_token: Template = Field(
+            "{{ credentials.refreshToken }}", description="Refresh token (refresh_token grant)."
+        )
+        access_token: Template | None = Field(
+            "{{ credentials.get('accessToken') }}",
+            description="A stored access token, used until it expires.",
+        )
+        expires_at: Template | None = Field(
+            "{{ credentials.get('expiresAt') }}",
+            description="When the stored token expires (ISO-8601 or epoch).",
+        )
+        scope: Template | None = Field(None, description="Scope asked for.")
+        client_auth: Literal["body", "basic"] = Field(
+            "body", description="Client id and secret in the form body or as HTTP Basic."
+        )
+        extra_params: dict[str, Template] = Field(
+            default_factory=dict, description="More token request fields (audience, resource)."
+        )
+        scheme: str = Field("Bearer", description="Word before the access token.")
+        expiry_margin_seconds: int = Field(
+            default=60, ge=0, description="Refresh this long before the token expires."
+        )
 
     def __init__(self, config: Config) -> None:
         self.config = config

@@ -39,6 +39,7 @@ from engine.errors import (
     ConfigError,
     KiroSyncError,
     ProviderError,
+    RateLimitedError,
     TemplateError,
     TransientError,
 )
@@ -239,18 +240,19 @@ class Connection:
         provider can be sent again after a 5xx or a network failure; a 429 always can.
         """
         resendable = request.method in _IDEMPOTENT if idempotent is None else idempotent
-        attempt = 0
-        refreshed = False
+        attempt, refreshed = 0, False
         while True:
             outgoing = request.copy()
-            await self._authorize(outgoing)
+            await self.auth.apply(outgoing, self._auth_context)
             label = self.label(outgoing, stream)
             try:
                 response = await self._exchange(outgoing, label)
             except _NetworkFailure as failure:
-                if not failure.retry or not (resendable or failure.unsent):
-                    raise failure.error from None
-                verdict = Verdict("retry", error=failure.error)
+                verdict = Verdict(
+                    "retry" if failure.retry else "fail",
+                    error=failure.error,
+                    refused=failure.unsent,
+                )
             else:
                 if response.status == 401 and not refreshed:
                     refreshed = await self.auth.refresh(self._auth_context, outgoing)
@@ -259,18 +261,26 @@ class Connection:
                 verdict = self.rules.judge(response, label)
                 if verdict.response is not None:
                     return verdict.response
-            error = verdict.error
-            assert error is not None
-            if verdict.action != "retry" or attempt >= self.spec.rate_limit.max_retries:
-                raise error
-            if not (resendable or verdict.refused):
-                raise error
-            delay = verdict.delay if verdict.delay is not None else self.limiter.backoff(attempt)
-            await self.limiter.wait(delay, f"{self.name}: {label.method} {label.url}")
+            await self._before_retry(verdict, attempt, resendable, label)
             attempt += 1
 
-    async def _authorize(self, request: OutgoingRequest) -> None:
-        await self.auth.apply(request, self._auth_context)
+    async def _before_retry(
+        self, verdict: Verdict, attempt: int, resendable: bool, label: Label
+    ) -> None:
+        """Raise the verdict's error unless the request may be sent again; then wait."""
+        error = verdict.error
+        assert error is not None
+        may_retry = verdict.action == "retry" and attempt < self.spec.rate_limit.max_retries
+        if not may_retry or not (resendable or verdict.refused):
+            raise error
+        delay = verdict.delay if verdict.delay is not None else self.limiter.backoff(attempt)
+        try:
+            await self.limiter.wait(delay, "the provider")
+        except RateLimitedError as exc:
+            status = getattr(error, "status", None)
+            raise label.error(
+                RateLimitedError, status, exc.message, retry_after=exc.context["retry_after"]
+            ) from None
 
     def label(self, request: OutgoingRequest, stream: str | None = None) -> Label:
         """The masked description of a request that errors about it carry."""

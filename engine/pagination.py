@@ -46,7 +46,7 @@ JSONPath = str
 
 
 class PaginatorConfig(StrategyConfig):
-    stop_on_empty_page: bool = True
+    stop_on_empty_page: bool = Field(True, description="A page without records is the last.")
 
 
 class Paginator:
@@ -143,9 +143,9 @@ def parse_link_header(value: str) -> dict[str, str]:
 class LinkHeaderPaginator(Paginator):
     class Config(PaginatorConfig):
         type: Literal["link_header"] = "link_header"
-        rel: str = "next"
-        header: str = "Link"
-        page_size_param: str | None = None
+        rel: str = Field("next", description="The link relation to follow.")
+        header: str = Field("Link", description="The header holding the links.")
+        page_size_param: str | None = Field(None, description="Query parameter for page size.")
 
     config: Config
 
@@ -164,10 +164,12 @@ class LinkHeaderPaginator(Paginator):
 class OffsetPaginator(Paginator):
     class Config(PaginatorConfig):
         type: Literal["offset"] = "offset"
-        offset_param: str = "offset"
-        limit_param: str | None = "limit"
-        start: int = Field(default=0, ge=0)
-        total_path: JSONPath | None = None
+        offset_param: str = Field("offset", description="Query parameter for the offset.")
+        limit_param: str | None = Field("limit", description="Query parameter for page size.")
+        start: int = Field(default=0, ge=0, description="The first offset.")
+        total_path: JSONPath | None = Field(
+            None, description="JSONPath to the total count; without it a short page is the last."
+        )
 
     config: Config
 
@@ -194,10 +196,12 @@ class OffsetPaginator(Paginator):
 class PageNumberPaginator(Paginator):
     class Config(PaginatorConfig):
         type: Literal["page_number"] = "page_number"
-        page_param: str = "page"
-        start: int = Field(default=1, ge=0)
-        page_size_param: str | None = None
-        total_pages_path: JSONPath | None = None
+        page_param: str = Field("page", description="Query parameter for the page number.")
+        start: int = Field(default=1, ge=0, description="The first page number.")
+        page_size_param: str | None = Field(None, description="Query parameter for page size.")
+        total_pages_path: JSONPath | None = Field(
+            None, description="JSONPath to the page count; without it a short page is the last."
+        )
 
     config: Config
 
@@ -223,13 +227,15 @@ class PageNumberPaginator(Paginator):
 class CursorPaginator(Paginator):
     class Config(PaginatorConfig):
         type: Literal["cursor"] = "cursor"
-        cursor_path: JSONPath | None = None
-        cursor_header: str | None = None
-        cursor_param: str | None = None
-        cursor_body_path: JSONPath | None = None
-        is_last_path: JSONPath | None = None
-        has_more_path: JSONPath | None = None
-        page_size_param: str | None = None
+        cursor_path: JSONPath | None = Field(None, description="JSONPath to the next token.")
+        cursor_header: str | None = Field(None, description="Or: the header with the token.")
+        cursor_param: str | None = Field(None, description="Query parameter the token goes to.")
+        cursor_body_path: JSONPath | None = Field(
+            None, description="Or: plain path of the JSON body field the token goes to."
+        )
+        is_last_path: JSONPath | None = Field(None, description="Stop when this is true.")
+        has_more_path: JSONPath | None = Field(None, description="Stop when this is false.")
+        page_size_param: str | None = Field(None, description="Query parameter for page size.")
 
         @model_validator(mode="after")
         def _one_source_one_target(self) -> CursorPaginator.Config:
@@ -270,8 +276,10 @@ class CursorPaginator(Paginator):
 class NextUrlPaginator(Paginator):
     class Config(PaginatorConfig):
         type: Literal["next_url"] = "next_url"
-        next_url_path: JSONPath
-        page_size_param: str | None = None
+        next_url_path: JSONPath = Field(description="JSONPath to the next page's full URL.")
+        page_size_param: str | None = Field(
+            None, description="Query parameter for page size (first request)."
+        )
 
     config: Config
 
@@ -289,11 +297,11 @@ class NextUrlPaginator(Paginator):
 class GraphQLRelayPaginator(Paginator):
     class Config(PaginatorConfig):
         type: Literal["graphql_relay"] = "graphql_relay"
-        page_info_path: JSONPath
-        cursor_variable: str = "after"
-        page_size_variable: str | None = None
-        end_cursor_field: str = "endCursor"
-        has_next_field: str = "hasNextPage"
+        page_info_path: JSONPath = Field(description="JSONPath to the connection's pageInfo.")
+        cursor_variable: str = Field("after", description="Variable the end cursor goes to.")
+        page_size_variable: str | None = Field(None, description="Variable for page size.")
+        end_cursor_field: str = Field("endCursor", description="pageInfo's cursor field.")
+        has_next_field: str = Field("hasNextPage", description="pageInfo's has-next field.")
 
     config: Config
 

@@ -158,7 +158,12 @@ async def test_a_wait_beyond_max_wait_raises_rate_limited(fake: Any) -> None:
     async with connect(base, clock) as conn:
         with pytest.raises(RateLimitedError) as caught:
             await conn.request(DATA, conn.context())
-    assert caught.value.retry_after == 5000  # type: ignore[attr-defined]
+    error = caught.value
+    assert error.retry_after == 5000 and error.status == 429  # type: ignore[attr-defined]
+    assert str(error) == (
+        f"fake: GET {base}/data -> HTTP 429: the provider asks to wait 5000s,"
+        " more than the 900s allowed"
+    )
     assert clock.sleeps == [] and api.count("/data") == 1
 
 
