@@ -267,3 +267,60 @@ def test_max_cursor_compares_instants() -> None:
     assert max_cursor(spec, records) == "2025-01-31T15:00:00Z"
     assert max_cursor(CursorSpec(field="ts"), [{"ts": "9.5"}, {"ts": "10.25"}]) == "10.25"
     assert max_cursor(spec, []) is None
+
+
+YAML = """
+name: acme
+title: Acme
+category: work_tracking
+base_url: https://api.acme.invalid
+headers: {X-Api-Version: "2024-01"}
+auth_modes:
+  token:
+    title: API token
+    fields: [{name: accessToken, secret: true}]
+    auth: {type: bearer}
+rate_limit: {max_retries: 1, backoff_base_seconds: 0.001}
+errors:
+  - when: "{{ response.errors[0].extensions.code == 'RATELIMITED' }}"
+    action: retry
+    retry_after: "0"
+test_connection:
+  request: {path: /data}
+  identity_path: $.login
+streams:
+  nodes:
+    request:
+      method: POST
+      path: /graphql
+      graphql:
+        query: "query($after: String, $first: Int) { items { nodes { id } } }"
+        variables: {total: "{{ config.total }}"}
+    records_path: data.items.nodes
+    record_filter: "{{ record.id % 2 == 0 }}"
+    cursor: {field: updated}
+    page_size: 4
+    pagination:
+      type: graphql_relay
+      page_info_path: $.data.items.pageInfo
+      page_size_variable: first
+"""
+
+
+async def test_a_provider_loaded_from_yaml_reads_through_the_interpreter(fake: Any) -> None:
+    from engine.spec.loader import load_provider_text
+
+    api, base = fake
+    used = registry()
+    loaded = load_provider_text(YAML, "acme.yaml", used)
+    api.script("/graphql", Scripted(200, {"errors": [{"extensions": {"code": "RATELIMITED"}}]}))
+    conn = Connection(
+        loaded, {"accessToken": BEARER, "baseUrl": base}, {"total": 10}, registry=used
+    )
+    async with conn:
+        assert (await conn.test_connection()).identity == "octo"
+        pages = [page async for page in conn.read("nodes")]
+    assert [[r["id"] for r in p.records] for p in pages] == [[0, 2], [4, 6], [8]]
+    assert max_cursor(loaded.spec.streams["nodes"], pages[-1].records) == "2025-01-01T00:08:00Z"
+    assert api.count("/graphql") == 4  # one rate-limited answer, then three pages
+    assert api.requests[-1].headers["X-Api-Version"] == "2024-01"
