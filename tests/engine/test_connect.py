@@ -1,0 +1,412 @@
+"""connect, test-connection, health checks and disconnect, against the GitHub simulator and
+both stores: credential validation per auth mode, config paths, the connection test, the
+encrypted credentials, the webhook secret shown once, registration by API."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+
+from engine.connect import (
+    REGISTERED_KEY,
+    validate_credentials,
+    we_choose_secret,
+)
+from engine.errors import ConfigError, NotFoundError, ValidationError
+from engine.facade import Engine
+from engine.store.duckdb import DuckDBStore
+from engine.store.sqlstore import SqlStore
+from tests.engine.facade_helpers import (
+    REPO,
+    TOKEN,
+    hub_config,
+    hub_credentials,
+    make_vault,
+    write_catalog,
+)
+from tests.simulators.base import serve
+from tests.simulators.github import GitHubSim
+
+PUBLIC_URL = "http://kiro.test:8080"
+
+
+@pytest.fixture
+async def sim() -> AsyncIterator[tuple[GitHubSim, str]]:
+    github = GitHubSim()
+    github.add_repo(REPO)
+    async with serve(github) as base_url:
+        yield github, base_url
+
+
+@pytest.fixture
+def catalog(tmp_path: Path) -> Any:
+    return write_catalog(tmp_path / "providers")
+
+
+@pytest.fixture
+def engine(store: SqlStore, catalog: Any) -> Engine:
+    return Engine(store, catalog, vault=make_vault(), public_url=PUBLIC_URL, node="test")
+
+
+def _dump(value: Any) -> str:
+    return orjson.dumps(value, default=str).decode()
+
+
+# --- credential validation per auth mode -------------------------------------------------
+
+
+def test_credentials_pick_the_first_mode_with_its_fields(catalog: Any) -> None:
+    spec = catalog.get("hub").spec
+    checked = validate_credentials(spec, {"token": "t0ken-value"})
+    assert checked.mode == "token"
+    assert checked.values["authType"] == "token"
+    checked = validate_credentials(spec, {"installationToken": "inst-token"})
+    assert checked.mode == "app"
+
+
+def test_auth_type_selects_the_mode_and_missing_fields_are_listed(catalog: Any) -> None:
+    spec = catalog.get("hub").spec
+    with pytest.raises(ValidationError) as caught:
+        validate_credentials(spec, {"authType": "app", "token": "t0ken-value"})
+    assert set(caught.value.problems) == {
+        "credentials.installationToken: field required (auth mode 'app')",
+        "credentials.token: unknown field (auth mode 'app'); valid: installationToken, "
+        "webhookSecret, authType, baseUrl",
+    }
+
+
+def test_unknown_auth_type_names_the_valid_ones(catalog: Any) -> None:
+    with pytest.raises(ValidationError) as caught:
+        validate_credentials(catalog.get("hub").spec, {"authType": "oauth"})
+    assert caught.value.problems == [
+        "credentials.authType: unknown auth mode 'oauth'; valid: token, app"
+    ]
+
+
+def test_base_url_is_always_allowed_but_must_be_a_url(catalog: Any) -> None:
+    spec = catalog.get("hub").spec
+    ok = validate_credentials(spec, {"token": "t0ken-value", "baseUrl": "http://127.0.0.1:9"})
+    assert ok.values["baseUrl"] == "http://127.0.0.1:9"
+    with pytest.raises(ValidationError) as caught:
+        validate_credentials(spec, {"token": "t0ken-value", "baseUrl": "ftp:/nowhere", "x": 1})
+    assert "credentials.baseUrl: must be an http(s) URL" in caught.value.problems
+    assert any(p.startswith("credentials.x: unknown field") for p in caught.value.problems)
+
+
+def test_empty_credentials_report_the_closest_mode(catalog: Any) -> None:
+    with pytest.raises(ValidationError) as caught:
+        validate_credentials(catalog.get("hub").spec, {})
+    assert caught.value.problems == ["credentials.token: field required (auth mode 'token')"]
+    with pytest.raises(ValidationError) as caught:
+        validate_credentials(catalog.get("hub").spec, ["token"])
+    assert caught.value.problems == ["credentials: must be an object"]
+
+
+def test_values_must_be_strings(catalog: Any) -> None:
+    with pytest.raises(ValidationError) as caught:
+        validate_credentials(catalog.get("hub").spec, {"token": 12345})
+    assert "credentials.token: must be a string" in caught.value.problems
+
+
+def test_who_chooses_the_webhook_secret(catalog: Any) -> None:
+    spec = catalog.get("hub").spec
+    assert we_choose_secret(spec, "token")  # not a form field: any string we pick
+    assert not we_choose_secret(spec, "app")  # a form field: issued by the provider
+    assert not we_choose_secret(catalog.get("signal").spec, "token")  # handed over later
+
+
+# --- connect -------------------------------------------------------------------------------
+
+
+async def test_connect_stores_encrypted_credentials_and_shows_the_secret_once(
+    engine: Engine, store: SqlStore, sim: tuple[GitHubSim, str]
+) -> None:
+    _, base_url = sim
+    result = await engine.connect(
+        project_id="project-123",
+        integration_type="hub",
+        credentials=hub_credentials(base_url),
+        config=hub_config(syncFrequency="hourly"),
+        create_project=True,
+        created_by="user-1",
+    )
+    integration = result.integration
+    assert result.identity == "octocat"
+    assert integration["name"] == "Hub (octocat)"
+    assert integration["config"] == {"filters": {"projects": [REPO]}, "syncFrequency": "hourly"}
+    assert integration["is_active"] is True and integration["created_by"] == "user-1"
+    assert "credentials" not in integration
+
+    webhook = result.webhook
+    assert webhook is not None and webhook.registered is False
+    assert webhook.url == f"{PUBLIC_URL}/webhooks/{integration['id']}"
+    assert webhook.events == ["issues"]  # the provider's default events, to tick by hand
+    assert webhook.secret and len(webhook.secret) >= 32
+    assert integration["webhook_url"] == webhook.url
+
+    row = await store.get_integration(integration["id"])
+    assert row is not None and row.credentials is not None
+    assert TOKEN.encode() not in bytes(row.credentials)
+    assert webhook.secret.encode() not in bytes(row.credentials)
+    stored = engine.credentials_of(row)
+    assert stored["token"] == TOKEN and stored["webhookSecret"] == webhook.secret
+
+    shown = [await engine.get_integration(integration["id"]), *await engine.list_integrations()]
+    for view in shown:
+        text = _dump(view)
+        assert TOKEN not in text and webhook.secret not in text
+        assert view["webhook_url"] == webhook.url
+
+
+async def test_a_given_secret_is_kept_and_a_provider_issued_one_is_not_invented(
+    engine: Engine, sim: tuple[GitHubSim, str]
+) -> None:
+    github, base_url = sim
+    github.add_token("inst-token-1", "octobot")
+    mine = await engine.connect(
+        project_id="p1",
+        integration_type="hub",
+        credentials=hub_credentials(base_url, webhookSecret="my own secret"),
+        config=hub_config(),
+        create_project=True,
+    )
+    assert mine.webhook is not None and mine.webhook.secret == "my own secret"
+    issued = await engine.connect(
+        project_id="p1",
+        integration_type="hub",
+        credentials={"installationToken": "inst-token-1", "baseUrl": base_url},
+        config=hub_config(),
+    )
+    assert issued.identity == "octobot"
+    assert issued.webhook is not None and issued.webhook.secret is None
+
+
+async def test_bad_input_lists_every_problem_with_its_path_and_stores_nothing(
+    engine: Engine, store: SqlStore, sim: tuple[GitHubSim, str]
+) -> None:
+    _, base_url = sim
+    with pytest.raises(ValidationError) as caught:
+        await engine.connect(
+            project_id="p1",
+            integration_type="hub",
+            credentials={"token": TOKEN, "baseUrl": base_url, "pasword": "x"},
+            config={"filters": {"lables": ["bug"]}, "syncFrequency": "weekly"},
+            create_project=True,
+        )
+    problems = caught.value.problems
+    assert any(p.startswith("credentials.pasword: unknown field") for p in problems)
+    assert "config.filters.lables: unknown key" in problems
+    assert any(p.startswith("config.syncFrequency:") for p in problems)
+    assert TOKEN not in str(caught.value) and TOKEN not in _dump(problems)
+
+    with pytest.raises(ValidationError) as caught:
+        await engine.connect(
+            project_id="p1",
+            integration_type="hub",
+            credentials=hub_credentials(base_url),
+            config={"fieldMappings": {"summary": "no_such_field"}},
+            create_project=True,
+        )
+    assert caught.value.problems[0].startswith("config.fieldMappings.summary:")
+
+    with pytest.raises(ValidationError) as caught:
+        await engine.connect(
+            project_id="p1", integration_type="jora", credentials={}, create_project=True
+        )
+    assert caught.value.problems == [
+        "integrationType: unknown integration type 'jora'; valid: hub, signal"
+    ]
+    assert await store.list_integrations() == []
+    assert await store.get_project("p1") is None
+
+
+async def test_a_failing_connection_test_carries_the_providers_reason_and_stores_nothing(
+    engine: Engine, store: SqlStore, sim: tuple[GitHubSim, str]
+) -> None:
+    _, base_url = sim
+    with pytest.raises(ConfigError) as caught:
+        await engine.connect(
+            project_id="p1",
+            integration_type="hub",
+            credentials={"token": "ghp_wrong_token_123", "baseUrl": base_url},
+            config=hub_config(),
+            create_project=True,
+        )
+    error = caught.value
+    assert error.message == "Connection test failed"
+    assert "Bad credentials" in error.details
+    assert "ghp_wrong_token_123" not in str(error) + str(error.details)
+    assert await store.list_integrations() == []
+
+
+async def test_an_unreachable_provider_fails_the_test_too(catalog: Any, tmp_path: Path) -> None:
+    engine = Engine(DuckDBStore(tmp_path / "unused.duckdb"), catalog, vault=make_vault())
+    with pytest.raises(ConfigError) as caught:
+        await engine.test_connection(
+            integration_type="hub",
+            credentials={"token": TOKEN, "baseUrl": "http://127.0.0.1:9"},
+        )
+    assert caught.value.message == "Connection test failed"
+    assert caught.value.details
+
+
+async def test_test_connection_stores_nothing(
+    engine: Engine, store: SqlStore, sim: tuple[GitHubSim, str]
+) -> None:
+    _, base_url = sim
+    found = await engine.test_connection(
+        integration_type="hub", credentials=hub_credentials(base_url), config=hub_config()
+    )
+    assert found.identity == "octocat"
+    assert await store.list_integrations() == []
+
+
+async def test_an_unknown_project_is_not_found_unless_asked_to_create_it(
+    engine: Engine, store: SqlStore, sim: tuple[GitHubSim, str]
+) -> None:
+    _, base_url = sim
+    with pytest.raises(NotFoundError):
+        await engine.connect(
+            project_id="p-new", integration_type="hub", credentials=hub_credentials(base_url)
+        )
+    await engine.add_member("p-new", "user-7", "owner")  # creates the project
+    assert await engine.member_role("p-new", "user-7") == "owner"
+    result = await engine.connect(
+        project_id="p-new", integration_type="hub", credentials=hub_credentials(base_url)
+    )
+    assert result.integration["project_id"] == "p-new"
+
+
+# --- registration by API ------------------------------------------------------------------
+
+
+async def test_webhook_events_register_a_hook_which_disconnect_deletes(
+    engine: Engine, store: SqlStore, sim: tuple[GitHubSim, str]
+) -> None:
+    github, base_url = sim
+    result = await engine.connect(
+        project_id="p1",
+        integration_type="hub",
+        credentials=hub_credentials(base_url),
+        config=hub_config(webhookEvents=["issues", "issue_comment"]),
+        create_project=True,
+    )
+    webhook = result.webhook
+    assert webhook is not None and webhook.registered is True
+    hooks = list(github.repo(REPO).hooks.values())
+    assert len(hooks) == 1
+    assert hooks[0]["events"] == ["issues", "issue_comment"]
+    assert hooks[0]["config"]["url"] == webhook.url
+    assert hooks[0]["config"]["secret"] == webhook.secret
+
+    integration_id = result.integration["id"]
+    row = await store.get_integration(integration_id)
+    assert row is not None
+    assert engine.credentials_of(row)[REGISTERED_KEY]["id"] == str(hooks[0]["id"])
+
+    await engine.disconnect(integration_id)
+    assert github.repo(REPO).hooks == {}
+    after = await engine.get_integration(integration_id)
+    assert after["is_active"] is False
+    row = await store.get_integration(integration_id)
+    assert row is not None and REGISTERED_KEY not in engine.credentials_of(row)
+
+
+async def test_registration_needs_a_public_url(
+    store: SqlStore, catalog: Any, sim: tuple[GitHubSim, str]
+) -> None:
+    github, base_url = sim
+    engine = Engine(store, catalog, vault=make_vault(), public_url=None)
+    with pytest.raises(ConfigError) as caught:
+        await engine.connect(
+            project_id="p1",
+            integration_type="hub",
+            credentials=hub_credentials(base_url),
+            config=hub_config(webhookEvents=["issues"]),
+            create_project=True,
+        )
+    assert caught.value.message == "Webhook registration failed"
+    assert "public URL" in caught.value.details
+    assert github.repo(REPO).hooks == {}
+    assert await store.list_integrations() == []
+
+
+async def test_a_refused_registration_stores_nothing(
+    engine: Engine, store: SqlStore, sim: tuple[GitHubSim, str]
+) -> None:
+    _, base_url = sim
+    with pytest.raises(ConfigError) as caught:
+        await engine.connect(
+            project_id="p1",
+            integration_type="hub",
+            credentials=hub_credentials(base_url),
+            config={"filters": {"projects": ["octo/missing"]}, "webhookEvents": ["issues"]},
+            create_project=True,
+        )
+    assert caught.value.message == "Webhook registration failed"
+    assert "Not Found" in caught.value.details
+    assert await store.list_integrations() == []
+
+
+# --- health checks and config changes -------------------------------------------------------
+
+
+async def test_a_failing_health_check_marks_the_integration_and_a_passing_one_clears_it(
+    engine: Engine, sim: tuple[GitHubSim, str]
+) -> None:
+    github, base_url = sim
+    result = await engine.connect(
+        project_id="p1",
+        integration_type="hub",
+        credentials=hub_credentials(base_url),
+        config=hub_config(),
+        create_project=True,
+    )
+    integration_id = result.integration["id"]
+    login = github.tokens.pop(TOKEN)  # the token is revoked at the provider
+    with pytest.raises(ConfigError) as caught:
+        await engine.check_integration(integration_id)
+    assert "Bad credentials" in caught.value.details
+    marked = await engine.get_integration(integration_id)
+    assert marked["sync_status"] == "error"
+    assert "Bad credentials" in marked["error_message"]
+    assert TOKEN not in marked["error_message"]
+
+    github.tokens[TOKEN] = login
+    found = await engine.check_integration(integration_id)
+    assert found.identity == "octocat"
+    cleared = await engine.get_integration(integration_id)
+    assert cleared["sync_status"] == "idle" and cleared["error_message"] is None
+
+
+async def test_update_config_validates_and_notifies(
+    engine: Engine, sim: tuple[GitHubSim, str]
+) -> None:
+    _, base_url = sim
+    changes: list[tuple[str, str]] = []
+    engine.add_listener(lambda integration_id, change: changes.append((integration_id, change)))
+    result = await engine.connect(
+        project_id="p1",
+        integration_type="hub",
+        credentials=hub_credentials(base_url),
+        config=hub_config(),
+        create_project=True,
+    )
+    integration_id = result.integration["id"]
+    with pytest.raises(ValidationError) as caught:
+        await engine.update_config(integration_id, {"syncFrequncy": "daily"})
+    assert caught.value.problems == ["config.syncFrequncy: unknown key"]
+    updated = await engine.update_config(integration_id, hub_config(syncFrequency="daily"))
+    assert updated["config"]["syncFrequency"] == "daily"
+    await engine.disconnect(integration_id)
+    assert changes == [
+        (integration_id, "connected"),
+        (integration_id, "config"),
+        (integration_id, "disconnected"),
+    ]
+    with pytest.raises(NotFoundError):
+        await engine.disconnect("no-such-integration")
