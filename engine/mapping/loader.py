@@ -20,7 +20,7 @@ from engine.mapping.compiled import Mapping, MappingProblems, compile_mapping
 from engine.mapping.spec import MappingSpec
 from engine.spec.models import ProviderSpec
 from engine.spec.problems import Problem, render
-from engine.spec.yamlsource import KeyPath, parse_yaml
+from engine.spec.yamlsource import Anchor, KeyPath, parse_yaml
 
 
 def load_mapping(
@@ -50,7 +50,7 @@ def load_mapping_text(
     try:
         return compile_mapping(spec, provider)
     except MappingProblems as exc:
-        problems = [Problem(path, message) for path, message in exc.problems]
+        problems = [Problem(path, message, _anchor(path, data)) for path, message in exc.problems]
         raise SpecError(render(problems, source), file=filename) from None
 
 
@@ -62,6 +62,14 @@ def _problem(error: Any, data: Any) -> Problem:
     if error["type"] == "extra_forbidden":
         return Problem(path, f"unknown key '{error['loc'][-1]}'", "key")
     return Problem(path, message[:1].lower() + message[1:])
+
+
+def _anchor(path: KeyPath, data: Any) -> Anchor:
+    """Point at a key whose value is a mapping or list, at the value of a scalar."""
+    node = data
+    for key in path:
+        node = node[key] if isinstance(node, dict | list) else None
+    return "key" if isinstance(node, dict | list) else "value"
 
 
 def _present(loc: tuple[Any, ...], data: Any) -> KeyPath:
