@@ -107,7 +107,7 @@ def test_validate_yaml_error_and_missing_file(
     status, out, _ = run(capsys, "validate", str(broken), str(missing))
     assert status == 2
     assert out.splitlines() == [
-        f"{broken}:2:1: yaml: duplicate key 'name' in the mapping starting at line 1",
+        f"{broken}:2:1: yaml: duplicate key 'name' (first at line 1)",
         f"{missing}:1:1: file: cannot read: No such file or directory",
     ]
 
