@@ -17,6 +17,10 @@ import sys
 import sysconfig
 from pathlib import Path
 
+import pytest
+
+pytestmark = pytest.mark.slow  # builds a wheel and a venv: ~10 s
+
 REPO = Path(__file__).resolve().parents[1]
 EXAMPLE = REPO / "tests" / "engine" / "spec" / "data" / "acme.yaml"
 SOURCES = ("engine", "runtime", "providers", "mappings", "setup.py", "pyproject.toml", "README.md")
