@@ -26,7 +26,7 @@ from engine.mapping.compiled import CompiledField, CompiledStream, UserRef
 from engine.mapping.fields import canonical
 from engine.mapping.inbound import MappedRecord
 from engine.store.base import Batch, Conflict, Cursor, ExternalLink
-from engine.sync.context import SyncContext
+from engine.sync.context import SyncContext, commit
 from engine.sync.entities import ENTITY_KINDS, EntityKind, assign, kiro_id_for, read
 from engine.sync.merge import NO_BASE, FieldState, MergeOutcome, merge_fields
 from engine.sync.models import Counts
@@ -80,7 +80,7 @@ class RecordApplier:
         batch.users = users
         await self.ctx.ensure_statuses(getattr(row, "status", None) for row in batch.work_items)
         try:
-            await self.ctx.store.apply_batch(batch)
+            await commit(self.ctx.store, batch)
         except BaseException:
             self.ctx.users.forget_new(users)
             raise

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -9,7 +10,7 @@ from typing import Any
 
 from engine.config import IntegrationConfig, SyncOptions
 from engine.mapping.compiled import Mapping
-from engine.store.base import DEFAULT_STATUSES, Conflict, Integration, Store
+from engine.store.base import DEFAULT_STATUSES, Batch, Conflict, Integration, Store
 from engine.sync.merge import Policy, policy_for
 from engine.sync.models import ErrorList
 from engine.sync.users import UserResolver
@@ -70,4 +71,15 @@ class SyncContext:
         return self.clock()
 
 
-__all__ = ["OPTION_NAMES", "SyncContext"]
+async def commit(store: Store, batch: Batch) -> None:
+    """``store.apply_batch`` that a cancellation cannot cut in half: a batch already on its
+    way finishes (or fails) as a whole; the caller still sees the cancellation."""
+    task = asyncio.ensure_future(store.apply_batch(batch))
+    try:
+        await asyncio.shield(task)
+    except asyncio.CancelledError:
+        await asyncio.wait([task])
+        raise
+
+
+__all__ = ["OPTION_NAMES", "SyncContext", "commit"]

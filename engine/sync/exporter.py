@@ -28,7 +28,7 @@ from engine.mapping.compiled import CompiledStream
 from engine.mapping.fields import canonical
 from engine.mapping.outbound import build_item
 from engine.store.base import Batch, Cursor, ExternalLink, WorkItem, WorkItemFilter
-from engine.sync.context import SyncContext
+from engine.sync.context import SyncContext, commit
 from engine.sync.entities import read
 from engine.sync.models import Counts
 from engine.sync.snapshot import predicted_after_create, snapshot_hash
@@ -79,7 +79,7 @@ class Exporter:
             await self.report(EXPORT_STREAM)
         if self.counts.failed == failed:
             mark = Cursor(ctx.integration_id, EXPORT_STREAM, "work_item", _iso(self.run_started))
-            await ctx.store.apply_batch(Batch(cursors=[mark]))
+            await commit(ctx.store, Batch(cursors=[mark]))
         return self.counts
 
     async def _batch(self, stream: CompiledStream, items: list[WorkItem]) -> None:
@@ -127,7 +127,7 @@ class Exporter:
                 f"{self.conn.name}: the create answered no id (writes.work_item.create.id)"
             )
         new_link = self._new_link(stream, item, link, values, changed, result)
-        await self.ctx.store.apply_batch(Batch(links=[new_link]))
+        await commit(self.ctx.store, Batch(links=[new_link]))
         if link is None:
             self.counts.created += 1
         else:

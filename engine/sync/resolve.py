@@ -19,7 +19,7 @@ from typing import Any
 from engine.errors import NotFoundError, ValidationError
 from engine.mapping.fields import coerce, from_canonical, set_value
 from engine.store.base import Batch, Conflict
-from engine.sync.context import SyncContext
+from engine.sync.context import SyncContext, commit
 from engine.sync.snapshot import snapshot_hash
 
 CHOICES = ("kiro", "external", "value")
@@ -84,7 +84,7 @@ class ConflictResolver:
                 resolved_at=conflict.resolved_at or ctx.now(),
             )
         )
-        await ctx.store.apply_batch(batch)
+        await commit(ctx.store, batch)
         ctx.open_conflicts.pop((conflict.kiro_id, conflict.field), None)
 
 

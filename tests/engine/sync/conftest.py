@@ -38,6 +38,9 @@ class Env:
         assert current is not None
         return await self.service.run(current, self.credentials, options or {}, **kw)
 
+    def use_catalog(self, catalog: ProviderCatalog) -> None:
+        self.service = SyncService(self.store, catalog, clock=sim_clock(self.sim))
+
     async def set_config(self, **changes: Any) -> None:
         config = {**self.integration.config, **changes}
         await self.store.update_integration(self.integration.id, config=config)
