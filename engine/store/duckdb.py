@@ -107,7 +107,11 @@ class DuckDBStore(SqlStore):
             conn = self._conn
             if conn is None:
                 raise StoreError("duckdb store is not open", backend="duckdb")
-            await self.call(conn.execute, "BEGIN TRANSACTION")
+            try:
+                await self.call(conn.execute, "BEGIN TRANSACTION")
+            except asyncio.CancelledError:  # the DuckDB thread still runs the BEGIN
+                await self._rollback(conn)
+                raise
             try:
                 yield DuckDBSession(self, conn)
             except BaseException:
