@@ -399,14 +399,18 @@ class Connection:
             return self._token_answer(response, label)
 
     def _token_answer(self, response: Response, label: Label) -> Any:
-        if 200 <= response.status < 300 and response.problem is None:
+        """The token endpoint's JSON; 4xx -> AuthError, 408/429/5xx -> TransientError."""
+        status = response.status
+        if 200 <= status < 300 and response.problem is None:
             return response.data
-        reason = provider_reason(response.data) or f"answered {response.problem or 'no reason'}"
-        reason = f"the token endpoint refused: {self.secrets.scrub(reason)}"
-        cls: type[KiroSyncError] = AuthError if 400 <= response.status < 500 else TransientError
-        if response.status in (408, 429):
+        found = provider_reason(response.data) or f"answered {response.problem or 'no reason'}"
+        reason = f"the token endpoint refused: {self.secrets.scrub(found)}"
+        cls: type[KiroSyncError] = ProviderError
+        if status in (408, 429) or status >= 500:
             cls = TransientError
-        raise label.error(cls, response.status, reason)
+        elif 400 <= status < 500:
+            cls = AuthError
+        raise label.error(cls, status, reason)
 
     async def store_credentials(self, changes: dict[str, Any]) -> None:
         self.credentials.update(changes)

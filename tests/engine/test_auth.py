@@ -255,3 +255,24 @@ async def test_an_empty_token_is_a_config_error(fake: Any) -> None:
     async with Connection(spec, {"baseUrl": base, "accessToken": ""}, registry=registry()) as conn:
         with pytest.raises(ConfigError, match="token is empty"):
             await conn.request(RequestSpec(path="/data"), conn.context())
+
+
+async def test_token_endpoint_outages_and_garbage_are_not_auth_errors(fake: Any) -> None:
+    from engine.errors import ProviderError, TransientError
+
+    api, base = fake
+    api.script(
+        "/oauth/token",
+        Scripted(503, {"error": "temporarily_unavailable"}),
+        Scripted(200, b"<html>login</html>", content_type="text/html"),
+    )
+    conn = Connection(
+        oauth_provider("client_credentials"), {**CLIENT, "baseUrl": base}, registry=registry()
+    )
+    async with conn:
+        with pytest.raises(TransientError, match="temporarily_unavailable"):
+            await conn.request(CHECK, conn.context())
+        with pytest.raises(ProviderError, match="an HTML page"):
+            await conn.request(CHECK, conn.context())
+        assert (await conn.request(CHECK, conn.context())).status == 200
+    assert api.count("/auth/oauth2") == 1

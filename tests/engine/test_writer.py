@@ -158,3 +158,32 @@ async def test_unknown_entity_or_operation_is_a_config_error(fake: Any) -> None:
             ConfigError, match="cannot delete a work_item; operations: create, update"
         ):
             await conn.write("work_item", "delete", item={})
+
+
+async def test_any_write_spec_runs_with_its_own_location(fake: Any) -> None:
+    from engine.spec.models import WriteSpec
+    from engine.writer import Writer
+
+    _, base = fake
+    spec = WriteSpec.model_validate(
+        {
+            "steps": [
+                {
+                    "name": "hook",
+                    "request": {
+                        "method": "POST",
+                        "path": "/issues",
+                        "body": {"fields": "{{ item }}"},
+                    },
+                    "extract": {"id": "{{ response.id }}"},
+                    "require": ["id"],
+                }
+            ],
+            "id": "{{ steps.hook.id }}",
+        }
+    )
+    async with connect(base) as conn:
+        result = await Writer(conn).run(spec, "webhooks.register.create", item={"summary": "x"})
+        assert result.id == "10001" and result.raw["key"] == "FAKE-1"
+        with pytest.raises(RecordError, match=r"fake: webhooks.register.create: step hook"):
+            await Writer(conn).run(spec, "webhooks.register.create", item={"summary": ""})
