@@ -14,6 +14,7 @@ from __future__ import annotations
 from typing import Any, Literal
 
 from pydantic import Field, model_validator
+from pydantic.config import JsonDict
 
 from engine.registry import (
     AuthConfig,
@@ -129,6 +130,16 @@ class RequestSpec(StrictModel):
         return self
 
 
+def _status_schema(schema: JsonDict) -> None:
+    """What YAML may say (a code or a list, numbers or text), not the normalised list."""
+    code: JsonDict = {"type": ["integer", "string"]}
+    description = schema.get("description")
+    schema.clear()
+    schema["anyOf"] = [code, {"type": "array", "items": code}]
+    if description is not None:
+        schema["description"] = description
+
+
 class ErrorRule(StrictModel):
     """Errors as data: when a response matches, what to do.
 
@@ -140,6 +151,7 @@ class ErrorRule(StrictModel):
     status: list[str] = Field(
         default_factory=list,
         description='Codes matched: 429, "5xx", "4xx" or a list; none: any status.',
+        json_schema_extra=_status_schema,
     )
     when: Template | None = Field(
         default=None, description="Condition over status, headers, body, response (place error)."

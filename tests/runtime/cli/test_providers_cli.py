@@ -196,6 +196,25 @@ def test_schema_lists_strategy_types_and_spec_keys(tmp_path: Path) -> None:
     assert "register" in schema["$defs"]["WebhookSpec"]["properties"]
 
 
+def test_valid_providers_satisfy_the_committed_schema() -> None:
+    # Editors check files against the schema: it must accept what the loader accepts
+    # (status codes as numbers, strategy blocks, the `register` alias...).
+    from jsonschema import Draft202012Validator
+
+    from engine.catalog import ProviderCatalog
+    from engine.spec.yamlsource import parse_yaml
+
+    validator = Draft202012Validator(json.loads(SCHEMA_FILE.read_text()))
+    catalog = ProviderCatalog(env={})
+    files = [EXAMPLE, *(catalog.path(name) for name in catalog.names())]
+    for file in files:
+        data, _ = parse_yaml(file.read_text(), str(file))
+        errors = [f"{list(e.absolute_path)}: {e.message}" for e in validator.iter_errors(data)]
+        assert errors == [], file
+    broken, _ = parse_yaml(TINY.replace("type: page_number", "type: pages"), "tiny.yaml")
+    assert list(validator.iter_errors(broken))
+
+
 # --- try ----------------------------------------------------------------------------------
 
 TOKEN = "tiny-secret-token-123"
