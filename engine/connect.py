@@ -7,12 +7,12 @@ and so is the webhook secret field the provider's YAML names (``webhooks.secret_
 Every missing or unknown field is reported with its path (``credentials.apiToken: field
 required``), all at once.
 
-Webhook secrets: when the provider's secret field is not one of the auth mode's form
-fields, the secret is ours to choose (GitHub, Jira, Linear: any string pasted on both
-sides); connect generates one when the user gives none. When the auth mode declares the
-field, the provider issues the secret (Slack's signing secret, Trello's app secret, Teams'
-outgoing-webhook token) and it is never generated. ``secret_from_handshake`` providers
-(Asana) receive it in the first delivery.
+Webhook secrets: the provider's YAML names the credential field holding the secret
+(``webhooks.secret_field``). Where any string shared by both sides works (GitHub, Jira,
+Linear), connect generates one when the user gives none; where the provider issues it
+(``webhooks.secret_issued_by_provider``: Slack's signing secret, Trello's app secret, a Teams
+outgoing-webhook token) the user must supply it and nothing is generated;
+``secret_from_handshake`` providers (Asana, Notion) receive it in their first delivery.
 
 Registration: when the provider's YAML has ``webhooks.register`` and the integration's
 ``webhookEvents`` is set, the webhook is created by API; otherwise connect returns the URL
@@ -160,13 +160,13 @@ def secret_field(webhooks: WebhookSpec) -> str:
     return webhooks.secret_field or HANDSHAKE_SECRET_KEY
 
 
-def we_choose_secret(spec: ProviderSpec, mode: str) -> bool:
-    """True when the webhook secret is any string we pick (not issued by the provider)."""
+def we_choose_secret(spec: ProviderSpec) -> bool:
+    """True when the webhook secret is any string we pick: the provider neither issues it
+    (``webhooks.secret_issued_by_provider``) nor hands it over in a handshake."""
     webhooks = spec.webhooks
-    if webhooks is None or webhooks.secret_from_handshake or not webhooks.secret_field:
+    if webhooks is None or not webhooks.secret_field:
         return False
-    declared = {item.name for item in spec.auth_modes[mode].fields}
-    return webhooks.secret_field not in declared
+    return not (webhooks.secret_from_handshake or webhooks.secret_issued_by_provider)
 
 
 def ensure_webhook_secret(spec: ProviderSpec, checked: CheckedCredentials) -> str | None:
@@ -180,7 +180,7 @@ def ensure_webhook_secret(spec: ProviderSpec, checked: CheckedCredentials) -> st
     given = checked.values.get(field)
     if isinstance(given, str) and given:
         return given
-    if not we_choose_secret(spec, checked.mode):
+    if not we_choose_secret(spec):
         return None
     generated = new_webhook_secret()
     checked.values[field] = generated

@@ -415,6 +415,11 @@ class WebhookSpec(StrictModel):
         default=False,
         description="The secret arrives in a handshake and is stored (Asana, Notion).",
     )
+    secret_issued_by_provider: bool = Field(
+        default=False,
+        description="The provider issues the secret (Slack's signing secret): connect never "
+        "generates one. Otherwise any string works and connect generates one when none is given.",
+    )
     signature: SignatureConfig = Field(
         description="The signature scheme by `type` ({type: none} when the provider signs nothing)."
     )

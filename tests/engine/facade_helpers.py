@@ -2,9 +2,11 @@
 a GitHub simulator on a real socket, and a tiny webhook endpoint in front of an Engine.
 
 ``hub`` is a GitHub-shaped provider (REST against tests/simulators/github.py): two auth
-modes, an issues stream, HMAC-signed webhooks with delivery ids and registration by API.
-In its ``token`` mode the webhook secret is ours to choose (not a form field); its ``app``
-mode declares ``webhookSecret`` as a form field, so the secret is issued by the provider.
+modes, an issues stream, HMAC-signed webhooks with delivery ids and registration by API; its
+webhook secret is any string (connect generates one when none is given).
+
+``chat`` talks to the same simulator but its webhook secret is issued by the provider
+(``secret_issued_by_provider``), as Slack's signing secret is: connect never invents one.
 
 ``signal`` receives its secret in a handshake (``X-Hook-Secret`` echoed back, as Asana does).
 """
@@ -40,12 +42,12 @@ auth_modes:
     title: Personal access token
     fields:
       - {name: token, secret: true}
+      - {name: webhookSecret, secret: true, required: false}
     auth: {type: bearer, token: "{{ credentials.token }}"}
   app:
-    title: App installation (the app's own webhook secret)
+    title: App installation token
     fields:
       - {name: installationToken, secret: true}
-      - {name: webhookSecret, secret: true, required: false}
     auth: {type: bearer, token: "{{ credentials.installationToken }}"}
 errors:
   - status: [401, 403]
@@ -128,6 +130,35 @@ streams:
       tags: {path: "labels[*].name", list: true, outbound_path: labels}
 """
 
+CHAT_YAML = """
+name: chat
+title: Chat
+category: messaging
+base_url: https://chat.example/api
+headers: {User-Agent: kiro-sync-tests}
+auth_modes:
+  token:
+    title: Bot token and the app's signing secret
+    fields:
+      - {name: token, secret: true}
+      - {name: signingSecret, secret: true, required: false}
+    auth: {type: bearer, token: "{{ credentials.token }}"}
+test_connection:
+  request: {path: /user}
+  identity_path: $.login
+streams:
+  issues:
+    request: {path: "/repos/{{ partition }}/issues"}
+    partitions: {values: "{{ config.filters.projects }}"}
+webhooks:
+  secret_field: signingSecret
+  secret_issued_by_provider: true
+  signature: {type: hmac, header: X-Chat-Signature}
+  events:
+    - {name: message, match: "{{ payload.issue is defined }}", stream: issues,
+       records: "{{ payload.issue }}"}
+"""
+
 SIGNAL_YAML = """
 name: signal
 title: Signal
@@ -158,6 +189,15 @@ webhooks:
       records: "{{ payload.issue }}"
 """
 
+CHAT_MAPPING = """
+provider: chat
+streams:
+  issues:
+    entity: work_item
+    fields:
+      title: {path: title}
+"""
+
 SIGNAL_MAPPING = """
 provider: signal
 streams:
@@ -174,6 +214,7 @@ def write_catalog(directory: Path) -> ProviderCatalog:
     for name, spec, mapping in (
         ("hub", HUB_YAML, HUB_MAPPING),
         ("signal", SIGNAL_YAML, SIGNAL_MAPPING),
+        ("chat", CHAT_YAML, CHAT_MAPPING),
     ):
         (directory / f"{name}.yaml").write_text(spec, encoding="utf-8")
         (directory / "mappings" / f"{name}.yaml").write_text(mapping, encoding="utf-8")

@@ -66,6 +66,7 @@ def test_credentials_pick_the_first_mode_with_its_fields(catalog: Any) -> None:
     assert checked.values["authType"] == "token"
     checked = validate_credentials(spec, {"installationToken": "inst-token"})
     assert checked.mode == "app"
+    assert "webhookSecret" not in checked.values
 
 
 def test_auth_type_selects_the_mode_and_missing_fields_are_listed(catalog: Any) -> None:
@@ -75,7 +76,7 @@ def test_auth_type_selects_the_mode_and_missing_fields_are_listed(catalog: Any) 
     assert set(caught.value.problems) == {
         "credentials.installationToken: field required (auth mode 'app')",
         "credentials.token: unknown field (auth mode 'app'); valid: installationToken, "
-        "webhookSecret, authType, baseUrl",
+        "authType, baseUrl, webhookSecret",
     }
 
 
@@ -113,10 +114,9 @@ def test_values_must_be_strings(catalog: Any) -> None:
 
 
 def test_who_chooses_the_webhook_secret(catalog: Any) -> None:
-    spec = catalog.get("hub").spec
-    assert we_choose_secret(spec, "token")  # not a form field: any string we pick
-    assert not we_choose_secret(spec, "app")  # a form field: issued by the provider
-    assert not we_choose_secret(catalog.get("signal").spec, "token")  # handed over later
+    assert we_choose_secret(catalog.get("hub").spec)  # any string both sides share
+    assert not we_choose_secret(catalog.get("chat").spec)  # issued by the provider
+    assert not we_choose_secret(catalog.get("signal").spec)  # handed over in a handshake
 
 
 # --- connect -------------------------------------------------------------------------------
@@ -166,7 +166,7 @@ async def test_a_given_secret_is_kept_and_a_provider_issued_one_is_not_invented(
     engine: Engine, sim: tuple[GitHubSim, str]
 ) -> None:
     github, base_url = sim
-    github.add_token("inst-token-1", "octobot")
+    github.add_token("bot-token-1", "chatbot")
     mine = await engine.connect(
         project_id="p1",
         integration_type="hub",
@@ -177,12 +177,18 @@ async def test_a_given_secret_is_kept_and_a_provider_issued_one_is_not_invented(
     assert mine.webhook is not None and mine.webhook.secret == "my own secret"
     issued = await engine.connect(
         project_id="p1",
-        integration_type="hub",
-        credentials={"installationToken": "inst-token-1", "baseUrl": base_url},
-        config=hub_config(),
+        integration_type="chat",
+        credentials={"token": "bot-token-1", "baseUrl": base_url},
     )
-    assert issued.identity == "octobot"
+    assert issued.identity == "chatbot"
     assert issued.webhook is not None and issued.webhook.secret is None
+    given = await engine.connect(
+        project_id="p1",
+        integration_type="chat",
+        name="Chat with its signing secret",
+        credentials={"token": "bot-token-1", "baseUrl": base_url, "signingSecret": "s1gn1ng"},
+    )
+    assert given.webhook is not None and given.webhook.secret == "s1gn1ng"
 
 
 async def test_bad_input_lists_every_problem_with_its_path_and_stores_nothing(
@@ -218,7 +224,7 @@ async def test_bad_input_lists_every_problem_with_its_path_and_stores_nothing(
             project_id="p1", integration_type="jora", credentials={}, create_project=True
         )
     assert caught.value.problems == [
-        "integrationType: unknown integration type 'jora'; valid: hub, signal"
+        "integrationType: unknown integration type 'jora'; valid: chat, hub, signal"
     ]
     assert await store.list_integrations() == []
     assert await store.get_project("p1") is None
