@@ -3,6 +3,7 @@ integration in the store, and a ``SyncService`` whose clock follows the simulato
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -11,8 +12,9 @@ from typing import Any
 import pytest
 
 from engine.catalog import ProviderCatalog
-from engine.store.base import Integration, Store, WorkItem, WorkItemFilter
+from engine.store.base import Batch, Integration, Store, WorkItem, WorkItemFilter
 from engine.sync import SyncService
+from engine.webhooks import InboundRequest, WebhookProcessor
 from tests.simulators.base import SimClock
 from tests.simulators.github import GitHubSim
 from tests.simulators.jira import JiraSim
@@ -38,8 +40,54 @@ class Env:
         assert current is not None
         return await self.service.run(current, self.credentials, options or {}, **kw)
 
+    async def deliver(self, delivery: Any, secret: str = "whsec") -> Any:
+        """Verify and route a simulator's webhook delivery, then apply it."""
+        provider = self.service.catalog.get(self.integration.type)
+        processor = WebhookProcessor(provider)
+        request = InboundRequest.build(
+            "POST", "https://kiro.test/webhooks/x", delivery.headers, delivery.body
+        )
+        outcome = processor.verify_and_route(request, secret)
+        current = await self.store.get_integration(self.integration.id)
+        assert current is not None
+        return await self.service.apply_webhook(current, self.credentials, list(outcome.events))
+
+    async def put_item(self, **fields: Any) -> WorkItem:
+        """A Kiro-side edit (or a new item): stored with updated_at = the simulator's now."""
+        now = self.sim.clock.tick()
+        item_id = fields.pop("id", None)
+        if item_id is not None:
+            found = await self.store.get_work_items([item_id])
+            item = dataclasses.replace(found[item_id], **fields)
+            item.version += 1
+        else:
+            item = WorkItem(
+                id=f"w-{now.timestamp():.0f}-{fields['title'][:8]}",
+                project_id=PROJECT,
+                created_at=now,
+                **fields,
+            )
+        item.updated_at = now
+        await self.store.apply_batch(Batch(work_items=[item]))
+        return item
+
     def use_catalog(self, catalog: ProviderCatalog) -> None:
         self.service = SyncService(self.store, catalog, clock=sim_clock(self.sim))
+
+    async def twin(self, integration_id: str, catalog: ProviderCatalog | None = None) -> Env:
+        """Another integration of the same provider and config (its own links and cursors)."""
+        twin = Integration(
+            id=integration_id,
+            project_id=PROJECT,
+            type=self.integration.type,
+            name=integration_id,
+            config=dict(self.integration.config),
+        )
+        created = await self.store.create_integration(twin)
+        service = SyncService(
+            self.store, catalog or self.service.catalog, clock=sim_clock(self.sim)
+        )
+        return Env(self.sim, self.url, self.store, service, created, dict(self.credentials))
 
     async def set_config(self, **changes: Any) -> None:
         config = {**self.integration.config, **changes}
