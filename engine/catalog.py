@@ -120,6 +120,21 @@ class ProviderCatalog:
             return exc.problems
         return []
 
+    def mapping_problems(self, name: str) -> list[str]:
+        """Every problem of provider ``name``'s mapping file, checked against the provider
+        (empty when it loads or there is none; SpecError when the provider is invalid)."""
+        path = self.mapping_path(name)
+        if path is None:
+            return []
+        from engine.mapping.loader import load_mapping
+
+        spec = self.get(name).spec
+        try:
+            load_mapping(path, spec, display_name=display_path(path))
+        except SpecError as exc:
+            return exc.problems
+        return []
+
     def _load(self, name: str) -> Provider:
         file = self._file(name)
         shown = display_path(file)

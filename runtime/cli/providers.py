@@ -2,6 +2,7 @@
 
     kiro-sync providers list                      name, title, auth types, streams
     kiro-sync providers validate [FILE...]        every problem as file:line:col: path: message
+                                                  (no FILE: every provider and its mapping)
     kiro-sync providers schema [--output FILE]    the JSON Schema of provider files
     kiro-sync providers try PROVIDER STREAM --credentials FILE [--config FILE] [--limit N]
 
@@ -43,7 +44,9 @@ def register(subparsers: Any) -> None:
     listing = commands.add_parser("list", help="the providers found: name, title, auth, streams")
     listing.set_defaults(handler=list_providers)
 
-    validate = commands.add_parser("validate", help="check provider files (default: all)")
+    validate = commands.add_parser(
+        "validate", help="check provider files (default: every provider and its mapping)"
+    )
     validate.add_argument("files", nargs="*", metavar="FILE", help="provider YAML files")
     validate.set_defaults(handler=validate_providers)
 
@@ -140,8 +143,16 @@ def _check_files(files: Sequence[str]) -> list[tuple[str, list[str]]]:
 
 
 def _check_catalog() -> list[tuple[str, list[str]]]:
+    """Each provider of the catalog, then its mapping file when it has one."""
     catalog = ProviderCatalog.default()
-    return [(display_path(catalog.path(n)), catalog.problems(n)) for n in catalog.names()]
+    results = []
+    for name in catalog.names():
+        problems = catalog.problems(name)
+        results.append((display_path(catalog.path(name)), problems))
+        mapping = catalog.mapping_path(name)
+        if mapping is not None and not problems:
+            results.append((display_path(mapping), catalog.mapping_problems(name)))
+    return results
 
 
 # --- schema ---------------------------------------------------------------------------------

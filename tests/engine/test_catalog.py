@@ -117,7 +117,26 @@ def test_bundled_providers_in_a_checkout_are_the_repository_folders() -> None:
     assert names == sorted(p.stem for p in (REPO / "providers").glob("*.yaml"))
 
 
-def test_every_bundled_provider_is_valid() -> None:
+def test_every_bundled_provider_and_mapping_is_valid() -> None:
     catalog = ProviderCatalog(env={})
     problems = {name: catalog.problems(name) for name in catalog.names()}
     assert {name: found for name, found in problems.items() if found} == {}
+    mappings = {name: catalog.mapping_problems(name) for name in catalog.names()}
+    assert {name: found for name, found in mappings.items() if found} == {}
+
+
+def test_mapping_problems_are_checked_against_the_provider(extra: Path) -> None:
+    catalog = catalog_of(extra)
+    mapping = extra / "mappings" / "acme.yaml"
+    mapping.write_text(
+        "provider: acme\nstreams:\n  pulls:\n    entity: work_item\n"
+        "    fields:\n      title: {path: title}\n"
+    )
+    [problem] = catalog.mapping_problems("acme")
+    assert problem == f"{mapping}:3:3: streams.pulls: acme has no stream 'pulls'; streams: " + (
+        "boards, comments, events, issues, messages, projects, users"
+    )
+    mapping.write_text(mapping.read_text().replace("pulls:", "issues:"))
+    assert catalog.mapping_problems("acme") == []
+    mapping.unlink()
+    assert catalog.mapping_problems("acme") == []

@@ -46,6 +46,16 @@ streams:
 """
 
 
+TINY_MAPPING = """\
+provider: tiny
+streams:
+  items:
+    entity: work_item
+    fields:
+      title: {path: title}
+"""
+
+
 @pytest.fixture
 def providers_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     directory = tmp_path / "providers"
@@ -120,6 +130,19 @@ def test_validate_without_files_checks_the_catalog(
     assert f"{providers_dir / 'tiny.yaml'}: ok" in out.splitlines()
     assert f"{providers_dir / 'acme.yaml'}: ok" in out.splitlines()
 
+    (providers_dir / "mappings").mkdir()
+    mapping = providers_dir / "mappings" / "tiny.yaml"
+    mapping.write_text(TINY_MAPPING)
+    status, out, _ = run(capsys, "validate")
+    assert status == 0, out
+    assert f"{mapping}: ok" in out.splitlines()
+
+    mapping.write_text(TINY_MAPPING.replace("  items:", "  itemz:"))
+    status, out, _ = run(capsys, "validate")
+    assert status == 2
+    assert f"{mapping}:3:3: streams.itemz: tiny has no stream 'itemz'; streams: items" in out
+
+    mapping.unlink()
     (providers_dir / "wrong.yaml").write_text(TINY)  # name: tiny in wrong.yaml
     status, out, err = run(capsys, "validate")
     assert status == 2
