@@ -4,6 +4,9 @@ simulator, status, conflicts, disconnect (history and links kept), members, shut
 from __future__ import annotations
 
 import asyncio
+import os
+import re
+import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -255,6 +258,38 @@ async def test_resolve_conflict_applies_the_choice_once(
     other = await connected(engine, base_url, name="Second hub")
     with pytest.raises(NotFoundError):  # another integration's conflict is not found
         await engine.resolve_conflict(other, "c-1", "kiro")
+
+
+# --- the embedding guide -------------------------------------------------------------------
+
+DOCS = Path(__file__).resolve().parents[2] / "docs" / "embedding.md"
+
+
+async def test_the_embedding_guide_example_runs(tmp_path: Path) -> None:
+    text = DOCS.read_text(encoding="utf-8")
+    example = re.search(r"```python\n(\"\"\"Embed kiro-sync.*?)```", text, re.S)
+    assert example is not None
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("KIRO_SYNC_", "ENCRYPTION"))}
+    child = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-c",
+        example.group(1),
+        cwd=DOCS.parents[1],
+        env={**env, "KIRO_SYNC_HOME": str(tmp_path)},
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await asyncio.wait_for(child.communicate(), 120)
+    assert child.returncode == 0, err.decode()[-2000:]
+    lines = out.decode().splitlines()
+    assert lines[0] == "connected as octocat"
+    assert lines[1].startswith("GitHub webhook: https://sync.kiro.example/webhooks/")
+    assert lines[2:] == [
+        "sync: success 25 created",
+        "answer GitHub: 200",
+        "applied: 1",
+        "status: success 1 sync log(s)",
+    ]
 
 
 # --- projects and members ---------------------------------------------------------------------
