@@ -61,11 +61,12 @@ class ConflictResolver:
         item_field = stream.fields.get(conflict.field) if stream else None
         if stream is not None and item_field is not None and link is not None and row is not None:
             chosen = _chosen_value(conflict, item_field, row)
+            row = dataclasses.replace(row)
             if chosen is not _KEEP:
-                row = dataclasses.replace(row)
                 set_value(item_field.kiro, row, chosen)
-                row.updated_at, row.version = ctx.now(), row.version + 1
-                batch.work_items.append(row)
+            # touched either way, so the next export finds it
+            row.updated_at, row.version = ctx.now(), row.version + 1
+            batch.work_items.append(row)
             snapshot = {**link.snapshot, conflict.field: conflict.external_value}
             fields = stream.field_set("in", ctx.enabled_options)
             batch.links.append(
