@@ -1,0 +1,70 @@
+"""``kiro-sync serve``: the action API, provider webhooks, the scheduler and the worker.
+
+With no configuration it keeps everything in ``./.kiro-sync`` (DuckDB file, generated JWT
+secret, generated encryption key) and listens on 127.0.0.1:8080. SIGTERM and SIGINT stop it
+gracefully: the listener closes, requests in flight get ``shutdown_timeout`` seconds, the
+scheduler and the worker stop taking work, running sync batches commit (bounded by the same
+timeout), then the store closes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import socket
+from typing import Any
+
+from aiohttp import web
+
+from runtime.logging import Redactor, configure_logging
+from runtime.settings import Settings
+
+log = logging.getLogger("runtime.serve")
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "serve",
+        help="run the HTTP server (action API, webhooks, scheduler)",
+        description=__doc__.split("\n\n", 1)[0] if __doc__ else None,
+    )
+    parser.add_argument("--host", help="address to listen on (default 127.0.0.1)")
+    parser.add_argument("--port", type=int, help="port to listen on (default 8080)")
+    parser.add_argument(
+        "--db", help="postgresql://... or a DuckDB file (default: the data directory's)"
+    )
+    parser.set_defaults(handler=serve)
+
+
+def serve(args: argparse.Namespace) -> int:
+    from runtime.server.app import create_app  # the server's imports only when serving
+
+    settings = Settings.load(host=args.host, port=args.port, database_url=args.db)
+    redactor = Redactor(settings.secrets())
+    configure_logging(redactor)
+    app = create_app(settings, redactor=redactor)
+    app.on_startup.append(_announce)
+    web.run_app(
+        app,
+        host=settings.host,
+        port=settings.port,
+        shutdown_timeout=settings.shutdown_timeout,
+        access_log=None,
+        print=None,
+        reuse_address=True,
+    )
+    return 0
+
+
+async def _announce(app: web.Application) -> None:
+    from runtime.server.state import SETTINGS
+
+    settings = app[SETTINGS]
+    log.info(
+        "kiro-sync listening",
+        extra={
+            "url": f"http://{settings.host}:{settings.port}",
+            "home": str(settings.home),
+            "node": socket.gethostname(),
+        },
+    )

@@ -1,0 +1,142 @@
+"""Token verification (HS256, JWKS with rotation) and the role ladder."""
+
+from __future__ import annotations
+
+import json
+import stat
+import time
+
+import jwt
+import pytest
+from aiohttp import web
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+
+from runtime.auth import (
+    JwksCache,
+    Principal,
+    TokenVerifier,
+    Unauthorized,
+    allows,
+    bearer_token,
+    build_verifier,
+    load_or_create_secret,
+    mint_token,
+    signing_secret,
+)
+
+SECRET = "test-jwt-secret-with-enough-length-0123456789"
+
+
+async def test_hs256_token_gives_the_user() -> None:
+    verifier = TokenVerifier(SECRET, None)
+    principal = await verifier.verify(mint_token(SECRET, "user-1"))
+    assert principal == Principal(subject="user-1", role="authenticated")
+    assert not principal.is_service
+
+
+async def test_service_role_needs_no_subject() -> None:
+    token = jwt.encode({"role": "service_role", "exp": int(time.time()) + 60}, SECRET, "HS256")
+    principal = await TokenVerifier(SECRET, None).verify(token)
+    assert principal.is_service and principal.subject is None
+
+
+@pytest.mark.parametrize(
+    ("claims", "key", "message"),
+    [
+        ({"sub": "u", "exp": int(time.time()) - 120}, SECRET, "Token expired"),
+        (
+            {"sub": "u", "exp": int(time.time()) + 60},
+            "another-secret-entirely-0123456789",
+            "Invalid",
+        ),
+        ({"sub": "u"}, SECRET, "Invalid token"),  # no exp
+        ({"role": "anon", "exp": int(time.time()) + 60}, SECRET, "no user"),
+    ],
+)
+async def test_bad_tokens_are_unauthorized(claims: dict, key: str, message: str) -> None:
+    token = jwt.encode(claims, key, "HS256")
+    with pytest.raises(Unauthorized, match=message):
+        await TokenVerifier(SECRET, None).verify(token)
+
+
+async def test_alg_none_and_garbage_are_refused() -> None:
+    unsigned = jwt.encode({"sub": "u", "exp": int(time.time()) + 60}, None, algorithm="none")
+    for token in (unsigned, "not.a.jwt", "garbage"):
+        with pytest.raises(Unauthorized):
+            await TokenVerifier(SECRET, None).verify(token)
+
+
+def test_bearer_header_parsing() -> None:
+    assert bearer_token("Bearer abc.def") == "abc.def"
+    assert bearer_token("bearer   tok ") == "tok"
+    for header in (None, "", "Basic abc", "Bearer "):
+        with pytest.raises(Unauthorized):
+            bearer_token(header)
+
+
+def test_role_ladder() -> None:
+    assert allows("owner", "admin") and allows("admin", "admin")
+    assert allows("member", "member") and not allows("member", "admin")
+    assert allows("viewer", "viewer") and not allows("viewer", "member")
+    assert not allows(None, "viewer") and not allows("stranger", "viewer")
+
+
+def test_generated_secret_is_kept_with_mode_0600(tmp_path) -> None:
+    first = load_or_create_secret(tmp_path)
+    assert len(first) >= 40
+    assert load_or_create_secret(tmp_path) == first
+    mode = stat.S_IMODE((tmp_path / "jwt.secret").stat().st_mode)
+    assert mode == 0o600
+    verifier = build_verifier(tmp_path, None, None)
+    assert verifier.secret == first
+    assert signing_secret(tmp_path, None, None) == first
+
+
+def test_signing_needs_a_secret_when_only_jwks(tmp_path) -> None:
+    with pytest.raises(Exception, match="SUPABASE_JWT_SECRET"):
+        signing_secret(tmp_path, None, "https://project.supabase.co")
+    assert not (tmp_path / "jwt.secret").exists()
+
+
+def _jwk(private_key, kid: str, alg: str) -> dict:
+    public = jwt.algorithms.get_default_algorithms()[alg].to_jwk(private_key.public_key())
+    return {**json.loads(public), "kid": kid, "alg": alg, "use": "sig"}
+
+
+async def test_jwks_keys_cached_and_refreshed_on_unknown_kid(aiohttp_server, tmp_path) -> None:
+    rsa_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    ec_key = ec.generate_private_key(ec.SECP256R1())
+    published = {"keys": [_jwk(rsa_key, "k1", "RS256")]}
+    fetches = []
+
+    async def jwks(request: web.Request) -> web.Response:
+        fetches.append(request.path)
+        return web.json_response(published)
+
+    app = web.Application()
+    app.router.add_get("/auth/v1/.well-known/jwks.json", jwks)
+    server = await aiohttp_server(app)
+    verifier = build_verifier(tmp_path, None, str(server.make_url("")))
+    assert isinstance(verifier.jwks, JwksCache)
+    verifier.jwks.min_refresh = 0.0
+    exp = int(time.time()) + 60
+    try:
+        token = jwt.encode({"sub": "u1", "exp": exp}, rsa_key, "RS256", headers={"kid": "k1"})
+        assert (await verifier.verify(token)).subject == "u1"
+        assert (await verifier.verify(token)).subject == "u1"
+        assert len(fetches) == 1  # cached
+
+        published["keys"].append(_jwk(ec_key, "k2", "ES256"))  # key rotation
+        token2 = jwt.encode({"sub": "u2", "exp": exp}, ec_key, "ES256", headers={"kid": "k2"})
+        assert (await verifier.verify(token2)).subject == "u2"
+        assert len(fetches) == 2
+
+        with pytest.raises(Unauthorized, match="unknown key"):
+            forged = jwt.encode({"sub": "x", "exp": exp}, ec_key, "ES256", headers={"kid": "k9"})
+            await verifier.verify(forged)
+        hs = mint_token(SECRET, "u3")  # HS256 is refused without a configured secret
+        with pytest.raises(Unauthorized):
+            await verifier.verify(hs)
+    finally:
+        await verifier.close()
+    assert not (tmp_path / "jwt.secret").exists()  # JWKS alone: no secret generated
