@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import inspect
 import logging
 import os
 import socket
@@ -298,7 +299,7 @@ class Engine:
         for listener in list(self._listeners):
             try:
                 outcome = listener(integration_id, change)
-                if asyncio.iscoroutine(outcome) or isinstance(outcome, asyncio.Future):
+                if inspect.isawaitable(outcome):
                     await outcome
             except Exception:
                 log.exception("integration listener failed", extra={"change": change})

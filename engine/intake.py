@@ -106,6 +106,8 @@ class WebhookIntake:
             return rejected(404, "unknown integration")
         if not integration.is_active:
             return rejected(410, "the integration is disconnected")
+        if integration.type not in self.engine.providers:
+            return rejected(404, f"provider {integration.type!r} is not installed")
         provider = self.engine.providers.get(integration.type)
         webhooks = provider.spec.webhooks
         if webhooks is None:
