@@ -206,10 +206,14 @@ class WorkItemBatch:
     def _custom(
         self, row: WorkItemRow, custom: dict[str, Any], stored: WorkItem | None = None
     ) -> dict[str, Any]:
-        """Without an integration, the row's external columns live in custom[BULK_KEY]."""
+        """Without an integration, the row's external columns live in custom[BULK_KEY]: set
+        when the import creates the item, kept up to date on the items that have them (an
+        item a sync linked shows its link's values and gets none)."""
         kept = stored.custom.get(BULK_KEY) if stored is not None else None
         given = {c: getattr(row, c) for c in _EXTERNAL if c in row.model_fields_set}
-        if self.integration_id is not None or not (given or kept):
+        if self.integration_id is not None or (stored is not None and kept is None):
+            return custom
+        if not (given or kept):
             return custom
         external = {**(kept or {}), **given}
         external = {k: v for k, v in external.items() if v is not None}

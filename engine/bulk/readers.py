@@ -18,6 +18,7 @@ ValidationError naming it.
 from __future__ import annotations
 
 import csv
+import re
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,6 +33,7 @@ from engine.errors import ValidationError
 
 Raw = dict[str, Any]
 _SHEET_KINDS = {"users": USER_NAMES, "projects": PROJECT_NAMES}
+_OOXML_ESCAPE = re.compile(r"_x([0-9A-Fa-f]{4})_")
 
 
 @dataclass
@@ -93,9 +95,11 @@ def _read_json(path: Path) -> ImportFile:
         raise ValidationError(
             f"{path.name}: unknown key {unknown[0]!r}; valid: workItems, users, projects"
         )
-    parts = {key: data.get(key) or [] for key in ("workItems", "users", "projects")}
+    parts = {key: data.get(key, []) for key in ("workItems", "users", "projects")}
     for key, rows in parts.items():
-        if not isinstance(rows, list):
+        if rows is None:
+            parts[key] = []
+        elif not isinstance(rows, list):
             raise ValidationError(f"{path.name}: {key} must be an array")
     total = sum(len(rows) for rows in parts.values())
     return ImportFile(parts["workItems"], parts["users"], parts["projects"], total)
@@ -104,10 +108,10 @@ def _read_json(path: Path) -> ImportFile:
 # --- csv -----------------------------------------------------------------------------------
 def _csv_rows(path: Path) -> Iterator[Raw]:
     with _open_text(path) as handle:
-        reader = csv.reader(handle)
-        header = check_header(path.name, next(reader, []), WORK_ITEM_NAMES)
+        records = _records(csv.reader(handle), path)
+        header = check_header(path.name, next(records, []), WORK_ITEM_NAMES)
         width = len(header)
-        for cells in _decoded(reader, path):
+        for cells in records:
             if not any(cell.strip() for cell in cells):
                 continue
             row: Raw = dict(zip(header, cells + [""] * (width - len(cells)), strict=False))
@@ -119,16 +123,17 @@ def _csv_rows(path: Path) -> Iterator[Raw]:
 
 def _csv_count(path: Path) -> int:
     with _open_text(path) as handle:
-        reader = csv.reader(handle)
-        next(reader, None)
-        return sum(1 for cells in _decoded(reader, path) if any(c.strip() for c in cells))
+        records = _records(csv.reader(handle), path)
+        next(records, None)
+        return sum(1 for cells in records if any(c.strip() for c in cells))
 
 
 def _open_text(path: Path) -> Any:
     return path.open(encoding="utf-8-sig", newline="")
 
 
-def _decoded(reader: Iterator[list[str]], path: Path) -> Iterator[list[str]]:
+def _records(reader: Iterator[list[str]], path: Path) -> Iterator[list[str]]:
+    """The csv records, header first; decoding and syntax errors as ValidationError."""
     try:
         yield from reader
     except UnicodeDecodeError as exc:
@@ -170,6 +175,15 @@ def _work_item_sheets(book: Any, titles: list[str], path: Path) -> Iterator[Raw]
         book.close()
 
 
+def _unescape(value: Any) -> Any:
+    """OOXML escapes control characters in text as ``_xHHHH_`` (``_x000D_`` for a carriage
+    return, ``_x005F_`` for a literal underscore before such a pattern); openpyxl keeps the
+    escapes, Excel does not."""
+    if isinstance(value, str) and "_x" in value:
+        return _OOXML_ESCAPE.sub(lambda m: chr(int(m.group(1), 16)), value)
+    return value
+
+
 def _rows_of(sheet: Any, names: Mapping[str, str], path: Path) -> Iterator[Raw]:
     rows = sheet.iter_rows(values_only=True)
     first = next(rows, None)
@@ -181,4 +195,4 @@ def _rows_of(sheet: Any, names: Mapping[str, str], path: Path) -> Iterator[Raw]:
         cells = list(values[:width]) + [None] * (width - len(values))
         if all(cell is None or (isinstance(cell, str) and not cell.strip()) for cell in cells):
             continue
-        yield dict(zip(header, cells, strict=True))
+        yield dict(zip(header, map(_unescape, cells), strict=True))

@@ -124,7 +124,9 @@ def _custom(value: Any) -> dict[str, Any]:
 
 Text = Annotated[str | None, BeforeValidator(_text)]
 LongText = Annotated[str | None, BeforeValidator(_long_text)]
-Id = Annotated[str | None, BeforeValidator(_text), pydantic.Field(max_length=MAX_ID)]
+Id = Annotated[
+    Annotated[str, pydantic.StringConstraints(max_length=MAX_ID)] | None, BeforeValidator(_text)
+]
 Moment = Annotated[datetime | None, BeforeValidator(_iso_datetime)]
 Email = Annotated[str | None, BeforeValidator(_email)]
 Names = Annotated[list[str], BeforeValidator(_string_list)]
@@ -138,7 +140,9 @@ class WorkItemRow(StrictModel):
     externalId: Id = None
     externalKey: Text = None
     externalUrl: Text = None
-    title: Annotated[str, BeforeValidator(_text), pydantic.Field(max_length=MAX_TITLE)]
+    title: Annotated[
+        Annotated[str, pydantic.StringConstraints(max_length=MAX_TITLE)], BeforeValidator(_text)
+    ]
     description: LongText = None
     status: Text = None
     priority: Text = None

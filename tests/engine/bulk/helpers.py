@@ -34,5 +34,7 @@ async def make_integration(
 ) -> Integration:
     await store.ensure_project(project_id)
     return await store.create_integration(
-        Integration(id=integration_id, project_id=project_id, type="github", name="GitHub")
+        Integration(
+            id=integration_id, project_id=project_id, type="github", name=f"GitHub {integration_id}"
+        )
     )

@@ -158,6 +158,14 @@ def test_every_problem_of_a_row_is_reported_at_once() -> None:
     assert text.count("; ") == 4
 
 
+def test_ids_and_titles_have_a_length_limit() -> None:
+    assert reason({"title": "t", "id": "x" * 201}) == (
+        "id: String should have at most 200 characters"
+    )
+    assert reason({"title": "t" * 1001}) == "title: String should have at most 1000 characters"
+    assert parse_work_item({"title": "t", "parentId": "p" * 200}, DEFAULT).parentId == "p" * 200
+
+
 def test_a_row_must_be_an_object() -> None:
     assert reason(["title"]) == "a row must be an object"
 
