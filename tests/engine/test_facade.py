@@ -15,6 +15,7 @@ import orjson
 import pytest
 
 from engine import ConfigError, ConflictError, Engine, NotFoundError, ValidationError
+from engine.catalog import ProviderCatalog
 from engine.store.base import Batch, Conflict
 from engine.store.sqlstore import SqlStore
 from engine.vault import Vault
@@ -24,6 +25,8 @@ from tests.engine.facade_helpers import (
     hub_config,
     hub_credentials,
     make_vault,
+    serve_app,
+    webhook_app,
     write_catalog,
 )
 from tests.simulators.base import serve
@@ -258,6 +261,48 @@ async def test_resolve_conflict_applies_the_choice_once(
     other = await connected(engine, base_url, name="Second hub")
     with pytest.raises(NotFoundError):  # another integration's conflict is not found
         await engine.resolve_conflict(other, "c-1", "kiro")
+
+
+# --- the bundled GitHub provider, end to end -------------------------------------------------
+
+
+async def test_bundled_github_registers_its_webhook_and_applies_deliveries(
+    store: SqlStore, vault: Vault, sim: tuple[GitHubSim, str]
+) -> None:
+    github, base_url = sim
+    engine = Engine(store, ProviderCatalog([], env={}), vault=vault, node="node-a")
+    async with serve_app(webhook_app(engine)) as receiver:
+        engine.public_url = receiver  # where the simulator delivers
+        result = await engine.connect(
+            project_id="p1",
+            integration_type="github",
+            credentials={"token": TOKEN, "baseUrl": base_url},
+            config={"filters": {"projects": [REPO]}, "webhookEvents": ["issues"]},
+            create_project=True,
+        )
+        integration_id = result.integration["id"]
+        assert result.webhook is not None and result.webhook.registered
+        [hook] = github.repo(REPO).hooks.values()
+        assert hook["config"]["url"] == f"{receiver}/webhooks/{integration_id}"
+        assert hook["config"]["secret"] == result.webhook.secret
+
+        await engine.sync(integration_id, {"includeComments": False})
+        github.edit_issue(REPO, 3, title="Edited on GitHub")
+        [answer] = await github.emit(REPO, "issues", "edited", number=3)
+        assert answer.status == 200
+        assert await engine.process_webhooks() == 1
+        titles = {item.title for item in await _items(store)}
+        assert "Edited on GitHub" in titles and len(titles) == ISSUES
+
+        await engine.disconnect(integration_id)
+        assert github.repo(REPO).hooks == {}
+        assert await github.emit(REPO, "issues", "edited", number=3) == []
+
+
+async def _items(store: SqlStore) -> list[Any]:
+    async with store.transaction() as session:
+        ids = [row[0] for row in await session.fetchall("SELECT id FROM work_items", ())]
+    return list((await store.get_work_items(ids)).values())
 
 
 # --- the embedding guide -------------------------------------------------------------------
