@@ -96,6 +96,11 @@ def load_or_create_secret(home: Path) -> str:
         return path.read_text().strip()
     with os.fdopen(fd, "w") as handle:
         handle.write(secrets.token_urlsafe(48))
+    log.warning(
+        "generated a JWT signing secret in %s (mode 0600); mint tokens with `kiro-sync token`, "
+        "or set SUPABASE_JWT_SECRET / SUPABASE_URL to accept your Supabase project's tokens",
+        path,
+    )
     return path.read_text().strip()
 
 

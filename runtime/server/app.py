@@ -10,11 +10,16 @@ reverse, so the server stops taking work before the store closes):
                      ``shutdown_timeout`` seconds to commit
     worker           the webhook worker (drains the backlog at start)
     scheduler        APScheduler jobs per integration, health checks
+
+The steps share one shutdown budget (``shutdown_timeout`` seconds, ``Deadline``); aiohttp
+first gives requests in flight up to the same number of seconds, so ``serve`` exits within
+about twice ``shutdown_timeout`` at worst.
 """
 
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import AsyncIterator, Callable
 
 from aiohttp import web
@@ -46,6 +51,31 @@ from runtime.worker import WebhookWorker
 log = logging.getLogger("runtime.server")
 
 
+class Deadline:
+    """One shutdown budget shared by every cleanup step, so stopping stays bounded."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self._ends: float | None = None
+
+    def start(self) -> None:
+        self._ends = time.monotonic() + self.seconds
+
+    def remaining(self) -> float:
+        if self._ends is None:
+            return self.seconds
+        return max(0.1, self._ends - time.monotonic())
+
+
+SHUTDOWN = web.AppKey("shutdown", Deadline)
+
+
+async def _shutdown_ctx(app: web.Application) -> AsyncIterator[None]:
+    yield
+    log.info("shutting down", extra={"budget_seconds": app[SHUTDOWN].seconds})
+    app[SHUTDOWN].start()
+
+
 def create_app(
     settings: Settings,
     *,
@@ -72,6 +102,8 @@ def create_app(
         app.cleanup_ctx.append(_worker_ctx)
     if settings.scheduler_enabled:
         app.cleanup_ctx.append(_scheduler_ctx)
+    app[SHUTDOWN] = Deadline(settings.shutdown_timeout)
+    app.cleanup_ctx.append(_shutdown_ctx)  # last in, so its cleanup starts the clock first
     actions.setup(app)
     webhooks.setup(app)
     ops.setup(app)
@@ -102,7 +134,7 @@ def _engine_ctx(given: Engine | None) -> Callable[[web.Application], AsyncIterat
         log.info("engine ready", extra={"store": _store_kind(settings), "home": str(settings.home)})
         yield
         if given is None:
-            await engine.close(timeout=settings.shutdown_timeout)
+            await engine.close(timeout=app[SHUTDOWN].remaining())
 
     return engine_ctx
 
@@ -115,7 +147,7 @@ async def _runs_ctx(app: web.Application) -> AsyncIterator[None]:
     runs = Runs(app[ENGINE], app[METRICS])
     app[RUNS] = runs
     yield
-    await runs.close(app[SETTINGS].shutdown_timeout)
+    await runs.close(app[SHUTDOWN].remaining())
 
 
 async def _worker_ctx(app: web.Application) -> AsyncIterator[None]:
@@ -129,7 +161,7 @@ async def _worker_ctx(app: web.Application) -> AsyncIterator[None]:
     app[WORKER] = worker
     worker.start()
     yield
-    await worker.stop(settings.shutdown_timeout)
+    await worker.stop(app[SHUTDOWN].remaining())
 
 
 async def _scheduler_ctx(app: web.Application) -> AsyncIterator[None]:

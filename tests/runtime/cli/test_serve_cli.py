@@ -1,0 +1,125 @@
+"""``kiro-sync serve`` as a real process: no configuration needed, data kept across restarts,
+SIGTERM/SIGINT stop it within the bound after the running sync committed."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+from runtime.auth import load_or_create_secret, mint_token
+from tests.runtime.cli.conftest import REPO, TOKEN
+
+KIRO_SYNC = str(Path(sys.executable).with_name("kiro-sync"))
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class Server:
+    """One ``kiro-sync serve`` process in ``cwd`` with nothing configured but the port."""
+
+    def __init__(self, cwd: Path, port: int, **env: str) -> None:
+        clean = {k: v for k, v in os.environ.items() if not k.startswith(("KIRO_SYNC", "SUPA"))}
+        clean.pop("ENCRYPTION_KEY", None)
+        self.url = f"http://127.0.0.1:{port}"
+        self.process = subprocess.Popen(
+            [KIRO_SYNC, "serve", "--port", str(port)],
+            cwd=cwd,
+            env={**clean, **env},
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+        self._wait_ready()
+
+    def _wait_ready(self, timeout: float = 30.0) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            assert self.process.poll() is None, self.process.stderr.read().decode()  # type: ignore[union-attr]
+            try:
+                with urllib.request.urlopen(f"{self.url}/readyz", timeout=1) as answer:
+                    if answer.status == 200:
+                        return
+            except (urllib.error.URLError, ConnectionError):
+                time.sleep(0.05)
+        raise AssertionError("the server did not become ready")
+
+    def call(self, token: str, body: dict[str, Any]) -> tuple[int, Any]:
+        request = urllib.request.Request(
+            f"{self.url}/functions/v1/integration-service",
+            data=json.dumps(body).encode(),
+            headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
+            method="POST",
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=10) as answer:
+                return answer.status, json.loads(answer.read())
+        except urllib.error.HTTPError as error:
+            return error.code, json.loads(error.read())
+
+    def stop(self, sig: int = signal.SIGTERM, bound: float = 15.0) -> tuple[int, float, str]:
+        started = time.monotonic()
+        self.process.send_signal(sig)
+        _, err = self.process.communicate(timeout=bound)
+        return self.process.returncode, time.monotonic() - started, err.decode()
+
+
+def test_serve_keeps_data_and_stops_gracefully(
+    tmp_path: Path, github_sim, github_url: str, secrets_seen
+) -> None:
+    github_sim.inject_delay(0.3, times=5, path=f"/repos/{REPO}/issues")  # a sync that takes a while
+    port = free_port()
+    server = Server(tmp_path, port, KIRO_SYNC_SHUTDOWN_TIMEOUT="10")
+    home = tmp_path / ".kiro-sync"
+    made = {p.name for p in home.iterdir()}
+    assert {"encryption.key", "jwt.secret", "kiro-sync.duckdb"} <= made
+    for secret_file in ("encryption.key", "jwt.secret"):
+        assert (home / secret_file).stat().st_mode & 0o777 == 0o600
+    token = mint_token(load_or_create_secret(home), "svc", "service_role")
+    secrets_seen.add(token, load_or_create_secret(home))
+    connect = {
+        "action": "connect",
+        "integrationType": "github",
+        "projectId": "project-1",
+        "data": {
+            "credentials": {"token": TOKEN, "baseUrl": github_url},
+            "config": {"filters": {"projects": [REPO]}},
+        },
+    }
+    status, answer = server.call(token, connect)
+    assert status == 200, answer
+    integration_id = answer["data"]["id"]
+    body = {
+        "action": "sync",
+        "integrationId": integration_id,
+        "data": {"syncOptions": {"batchSize": 5}},
+    }
+    status, answer = server.call(token, body)
+    assert status == 202
+
+    code, seconds, log = server.stop(signal.SIGTERM)  # while the sync runs
+    assert code == 0 and seconds < 12
+    lines = [json.loads(line) for line in log.splitlines() if line.startswith("{")]
+    assert any(line["msg"] == "sync finished" for line in lines)
+    assert TOKEN not in log and token not in log
+
+    again = Server(tmp_path, port)  # the same data directory
+    status, answer = again.call(
+        token, {"action": "get-sync-status", "integrationId": integration_id}
+    )
+    assert status == 200
+    assert answer["data"]["sync_status"] == "success"
+    assert answer["data"]["logs"][0]["items_created"] == 25  # the run committed before exit
+    code, seconds, _ = again.stop(signal.SIGINT)
+    assert code == 0 and seconds < 12
