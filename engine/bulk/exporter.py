@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -71,7 +71,7 @@ class Export:
     def content_type(self) -> str:
         return self.format.content_type
 
-    async def chunks(self) -> AsyncIterator[bytes]:
+    async def chunks(self) -> AsyncGenerator[bytes, None]:
         """The file's bytes, in order; close it (``aclosing``) when stopping early."""
         writer = self.format(self.tmpdir)
         try:

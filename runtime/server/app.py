@@ -31,7 +31,7 @@ from runtime.metrics import Metrics
 from runtime.ratelimit import RateLimiter
 from runtime.runs import Runs
 from runtime.scheduler import SyncScheduler
-from runtime.server import actions, ops, webhooks
+from runtime.server import actions, bulk, ops, webhooks
 from runtime.server.middleware import MIDDLEWARES
 from runtime.server.state import (
     ENGINE,
@@ -105,6 +105,7 @@ def create_app(
     app[SHUTDOWN] = Deadline(settings.shutdown_timeout)
     app.cleanup_ctx.append(_shutdown_ctx)  # last in, so its cleanup starts the clock first
     actions.setup(app)
+    bulk.setup(app)
     webhooks.setup(app)
     ops.setup(app)
     return app
