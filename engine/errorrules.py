@@ -2,10 +2,11 @@
 
 ``spec.errors`` rules are tried in order. A rule matches when its ``status`` patterns
 ("429", "5xx", "4xx", exact codes) include the status (no patterns: any status) and its
-``when`` condition holds over ``status``, ``headers``, ``body`` (text) and ``response``
-(parsed JSON, None when the body is not JSON). A ``when`` that cannot be evaluated for this
-response counts as not matching. A 200 can match, which is how GraphQL errors inside a
-success are caught. Actions:
+``when`` condition holds over ``status``, ``headers``, ``body`` (text), ``response``
+(parsed JSON, None when the body is not JSON) and ``stream`` (the stream being read; None
+for writes and the connection test, so a rule can tell a read's 404 from a write's). A
+``when`` that cannot be evaluated for this response counts as not matching. A 200 can
+match, which is how GraphQL errors inside a success are caught. Actions:
 
     retry           wait (``retry_after`` template, else Retry-After/reset headers, else
                     backoff) and send again, up to max_retries; then TransientError
@@ -147,18 +148,19 @@ class ErrorRules:
 
     def judge(self, response: Response, label: Label) -> Verdict:
         self.limiter.observe(response.headers)
-        context = self._context(response) if self.rules else {}
+        context = self._context(response, label) if self.rules else {}
         for index, rule in enumerate(self.rules):
             if self._matches(rule, index, response, context):
                 return self._apply(rule, index, response, context, label)
         return self._default(response, label)
 
-    def _context(self, response: Response) -> dict[str, Any]:
+    def _context(self, response: Response, label: Label) -> dict[str, Any]:
         return {
             "status": response.status,
             "headers": response.headers,
             "body": response.body.decode("utf-8", "replace"),
             "response": response.data,
+            "stream": label.stream,
         }
 
     def _matches(

@@ -44,7 +44,7 @@ PLACES: dict[str, frozenset[str]] = {
         {"headers", "body", "payload", "query", "url", "credentials", "config", "now"}
     ),
     "webhook.event": frozenset({"headers", "payload", "event", "event_type", "config"}),
-    "error": frozenset({"status", "headers", "body", "response"}),
+    "error": frozenset({"status", "headers", "body", "response", "stream"}),
 }
 
 Template = str  # a Jinja2 template string, compiled and checked by the loader
@@ -154,7 +154,8 @@ class ErrorRule(StrictModel):
         json_schema_extra=_status_schema,
     )
     when: Template | None = Field(
-        default=None, description="Condition over status, headers, body, response (place error)."
+        default=None,
+        description="Condition over status, headers, body, response, stream (place error).",
     )
     action: Literal["retry", "fail_config", "fail_transient", "ignore", "fail"] = Field(
         default="fail", description="What a match means."

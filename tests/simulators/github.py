@@ -388,6 +388,7 @@ class GitHubSim(BaseSim):
         app.router.add_get("/user/repos", self._h_user_repos)
         app.router.add_get("/orgs/{org}/repos", self._h_org_repos)
         app.router.add_get(repo, self._h_repo)
+        app.router.add_get(repo + "/assignees", self._h_assignees)
         for prefix in (repo, rid):
             app.router.add_get(prefix + "/issues", self._h_list_issues)
             app.router.add_get(prefix + "/issues/comments", self._h_repo_comments)
@@ -496,6 +497,15 @@ class GitHubSim(BaseSim):
         if r is None:
             return gh_error(404, "Not Found")
         return json_response(self._render_repo(r))
+
+    async def _h_assignees(self, request: web.Request) -> web.StreamResponse:
+        """Users who may be assigned issues (here: every user account), by login, paged."""
+        r = self._find_repo(request)
+        if r is None:
+            return gh_error(404, "Not Found")
+        logins = sorted((u.login for u in self.users.values() if u.type == "User"), key=str.lower)
+        docs = [orjson.dumps(self._user_doc(login)) for login in logins]
+        return self._page(request, docs, request.url)
 
     def _find_repo(self, request: web.Request) -> Repo | None:
         info = request.match_info

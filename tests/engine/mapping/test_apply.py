@@ -35,6 +35,7 @@ def test_github_issue_maps_to_a_work_item() -> None:
         "description": "Calling greet('') raises ValueError. Tracking for hardening.",
         "status": "To Do",
         "tags": ["bug"],
+        "due_date": None,  # the milestone's due date (this issue has no milestone)
         "assignee_id": None,
     }
 

@@ -70,7 +70,7 @@ streams:
     found = problems(text, github_spec())
     assert found == [
         "mappings/x.yaml:3:3: streams.pulls: github has no stream 'pulls'; "
-        "streams: comments, issues, repos"
+        "streams: comments, issues, repos, users"
     ]
 
 
