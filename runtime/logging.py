@@ -25,6 +25,7 @@ from typing import Any
 import orjson
 
 MASK = "***"
+QUIET = ("apscheduler", "aiohttp.access")  # a line per job added / per request: too chatty
 
 request_id_var: ContextVar[str | None] = ContextVar("kiro_sync_request_id", default=None)
 
@@ -141,4 +142,6 @@ def configure_logging(redactor: Redactor, level: int = logging.INFO) -> logging.
     handler._kiro_sync = True  # type: ignore[attr-defined]
     root.addHandler(handler)
     root.setLevel(level)
+    for name in QUIET:
+        logging.getLogger(name).setLevel(max(level, logging.WARNING))
     return handler

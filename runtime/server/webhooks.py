@@ -38,11 +38,12 @@ def _count(request: web.Request, answer: WebhookResponse) -> None:
     if not answer.accepted:
         metrics.webhooks_rejected.labels(status=str(answer.status)).inc()
         return
-    if answer.webhook_id is not None and not answer.duplicate:
-        metrics.webhooks_received.inc()
-        worker = request.app.get(WORKER)
-        if worker is not None:
-            worker.wake()
+    if answer.webhook_id is None or answer.duplicate:
+        return  # a handshake, or a delivery already stored
+    metrics.webhooks_received.inc()
+    worker = request.app.get(WORKER)
+    if worker is not None and answer.kind == "accepted":  # "ignored" ones need no work
+        worker.wake()
 
 
 def to_response(answer: WebhookResponse) -> web.Response:

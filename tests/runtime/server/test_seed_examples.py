@@ -190,15 +190,17 @@ async def test_webhook_relay_is_queued_and_applied(
     assert len(links) == 1
 
 
-async def test_import_and_export_wait_for_the_bulk_engine(
-    api: Api, openapi: OpenApi, github_url: str
-) -> None:
+async def test_import_data_then_export_data(api: Api, openapi: OpenApi, github_url: str) -> None:
     integration_id = await _connect(api, github_url)
     examples = seed_examples(github_url, integration_id)
     status, answer = await checked(api, openapi, examples["import-data"])
-    assert (status, answer["error"]) == (400, "import-data is not available yet")
+    assert status == 200, answer
+    assert answer["data"]["workItems"]["created"] == 1 and answer["data"]["failed"] == 0
     status, answer = await checked(api, openapi, examples["export-data"])
-    assert (status, answer["error"]) == (400, "export-data is not available yet")
+    assert status == 200, answer
+    exported = answer["data"]
+    assert (exported["inline"], exported["format"], exported["rows"]) == (True, "csv", 1)
+    assert "Imported" in exported["content"]
 
 
 async def test_disconnect(api: Api, openapi: OpenApi, github_url: str) -> None:
