@@ -18,6 +18,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+import pydantic
+
 from engine.bulk.vocabulary import Vocabulary
 from engine.config import DateRange, Filters
 from engine.errors import NotFoundError, ValidationError
@@ -73,9 +75,15 @@ class ExportQuery:
 def _filters(filters: Filters | Mapping[str, Any] | None) -> Filters:
     if filters is None or isinstance(filters, Filters):
         return filters or Filters()
-    from engine.config import parse_config
-
-    return parse_config({"filters": dict(filters)}).filters
+    try:
+        return Filters.model_validate(dict(filters))
+    except pydantic.ValidationError as exc:
+        problems = [
+            f"filters.{'.'.join(str(p) for p in error['loc'])}: "
+            + ("unknown key" if error["type"] == "extra_forbidden" else error["msg"])
+            for error in exc.errors(include_url=False, include_input=False)
+        ]
+        raise ValidationError(f"invalid {problems[0]}", problems) from None
 
 
 @dataclass(frozen=True, slots=True)
