@@ -21,7 +21,6 @@ start, and the others' ``ConflictError`` is counted as ``skipped``.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from datetime import UTC
 from typing import Any
@@ -65,7 +64,6 @@ class SyncScheduler:
             job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None},
         )
         self._intervals: dict[str, float] = {}
-        self._tasks: set[asyncio.Task[None]] = set()
 
     async def start(self) -> None:
         self._scheduler.start()
@@ -78,9 +76,6 @@ class SyncScheduler:
         """Stop firing jobs; jobs already running finish on their own."""
         if self._scheduler.running:
             self._scheduler.shutdown(wait=False)
-        for task in list(self._tasks):
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
 
     def scheduled(self) -> dict[str, float]:
         """Integration id -> seconds between runs, for every scheduled integration."""

@@ -8,10 +8,15 @@ stored delivery exactly once, also when the provider delivers it again.
 from __future__ import annotations
 
 import asyncio
+import json
 from typing import Any
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from engine.store.base import WorkItemFilter
 from tests.runtime.server.conftest import PROJECT, REPO, Api, connect_body
+from tests.simulators.base import hmac_sha256_hex
 
 WEBHOOK_SECRET = "runtime-webhook-secret-7f3a9c"
 
@@ -103,3 +108,45 @@ async def test_ping_is_acknowledged_without_work(api: Api, github, github_url: s
     integration_id = await connect_with_secret(api, github_url)
     status, _ = await deliver(api, integration_id, github.webhook("ping", secret=WEBHOOK_SECRET))
     assert 200 <= status < 300
+
+
+async def test_generated_deliveries_never_produce_a_500(api: Api, github, github_url) -> None:
+    """Any bytes, any headers, signed or not: the route answers 2xx/4xx, never 500."""
+    integration_id = await connect_with_secret(api, github_url)
+    drawn: list[tuple[bytes, dict[str, str], bool, str]] = []
+    json_bodies = st.recursive(
+        st.none() | st.booleans() | st.integers() | st.text(max_size=10),
+        lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=6), inner),
+        max_leaves=8,
+    ).map(lambda value: json.dumps(value).encode())
+    shaped = st.fixed_dictionaries(
+        {"action": st.sampled_from(["opened", "edited", "deleted", "?"])},
+        optional={
+            "issue": st.dictionaries(
+                st.sampled_from(["id", "number", "title"]), st.integers() | st.text(max_size=5)
+            )
+        },
+    ).map(lambda value: json.dumps(value).encode())
+
+    @settings(max_examples=80, database=None, deadline=None, derandomize=True)
+    @given(
+        body=st.binary(max_size=200) | json_bodies | shaped,
+        event=st.sampled_from(["issues", "issue_comment", "ping", "", "weird"]),
+        signed=st.booleans(),
+        target=st.sampled_from([integration_id, "unknown-integration"]),
+    )
+    def collect(body: bytes, event: str, signed: bool, target: str) -> None:
+        headers = {"X-GitHub-Event": event, "X-GitHub-Delivery": str(len(drawn))}
+        drawn.append((body, headers, signed, target))
+
+    collect()
+    statuses = set()
+    for body, headers, signed, target in drawn:
+        if signed:
+            headers["X-Hub-Signature-256"] = "sha256=" + hmac_sha256_hex(WEBHOOK_SECRET, body)
+        response = await api.client.post(f"/webhooks/{target}", data=body, headers=headers)
+        assert response.status < 500, (body, headers, await response.text())
+        statuses.add(response.status)
+    assert {200, 401, 404} <= statuses
+    head = await api.client.head(f"/webhooks/{integration_id}")
+    assert head.status < 500
