@@ -6,8 +6,9 @@ Verification (``TokenVerifier``):
   secret generated on first start and kept in ``HOME/jwt.secret`` with mode 0600, so
   ``kiro-sync token`` can mint tokens for a local server);
 - asymmetric tokens (RS256, ES256, EdDSA) with the keys of
-  ``SUPABASE_URL/auth/v1/.well-known/jwks.json``, cached and fetched again when a token names
-  a key id the cache does not hold (at most once per ``min_refresh`` seconds).
+  ``SUPABASE_URL/auth/v1/.well-known/jwks.json``, cached for ``ttl`` seconds (600) and fetched
+  again sooner when a token names a key id the cache does not hold (at most once per
+  ``min_refresh`` seconds, 30).
 
 A missing, malformed, expired or unverifiable token is ``Unauthorized`` (401).
 
@@ -121,18 +122,22 @@ def mint_token(secret: str, subject: str, role: str = "authenticated", ttl: int 
 class JwksCache:
     """The signing keys of a Supabase project, fetched from its JWKS URL and cached."""
 
-    def __init__(self, url: str, *, min_refresh: float = 30.0, timeout: float = 5.0) -> None:
+    def __init__(
+        self, url: str, *, min_refresh: float = 30.0, ttl: float = 600.0, timeout: float = 5.0
+    ) -> None:
         self.url = url
         self.min_refresh = min_refresh
+        self.ttl = ttl
         self.timeout = timeout
         self._keys: dict[str, jwt.PyJWK] = {}
         self._fetched_at = float("-inf")
         self._session: aiohttp.ClientSession | None = None
 
     async def key(self, kid: str | None) -> jwt.PyJWK:
-        if kid in self._keys:
+        age = time.monotonic() - self._fetched_at
+        if kid in self._keys and age < self.ttl:
             return self._keys[kid]
-        if time.monotonic() - self._fetched_at >= self.min_refresh:
+        if age >= self.min_refresh:  # unknown kid (rotation) or stale cache (revocation)
             await self._refresh()
         if kid in self._keys:
             return self._keys[kid]
@@ -152,7 +157,9 @@ class JwksCache:
         except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
             log.warning("could not fetch the JWKS", extra={"error": type(exc).__name__})
             return
-        self._keys = _parse_jwks(document)
+        keys = _parse_jwks(document)
+        if keys:  # an empty or broken document keeps the keys we had
+            self._keys = keys
 
     async def close(self) -> None:
         if self._session is not None:

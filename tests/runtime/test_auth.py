@@ -140,3 +140,30 @@ async def test_jwks_keys_cached_and_refreshed_on_unknown_kid(aiohttp_server, tmp
     finally:
         await verifier.close()
     assert not (tmp_path / "jwt.secret").exists()  # JWKS alone: no secret generated
+
+
+async def test_jwks_cache_expires_so_a_removed_key_stops_working(aiohttp_server, tmp_path) -> None:
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    published = {"keys": [_jwk(key, "old", "RS256")]}
+
+    async def jwks(request: web.Request) -> web.Response:
+        return web.json_response(published)
+
+    app = web.Application()
+    app.router.add_get("/auth/v1/.well-known/jwks.json", jwks)
+    server = await aiohttp_server(app)
+    verifier = build_verifier(tmp_path, None, str(server.make_url("")))
+    assert isinstance(verifier.jwks, JwksCache)
+    token = jwt.encode(
+        {"sub": "u", "exp": int(time.time()) + 60}, key, "RS256", headers={"kid": "old"}
+    )
+    try:
+        assert (await verifier.verify(token)).subject == "u"
+        published["keys"] = []  # a broken or empty document keeps the known keys
+        verifier.jwks.ttl = verifier.jwks.min_refresh = 0.0
+        assert (await verifier.verify(token)).subject == "u"
+        published["keys"] = [_jwk(rsa.generate_private_key(65537, 2048), "new", "RS256")]
+        with pytest.raises(Unauthorized, match="unknown key"):  # revoked by rotation
+            await verifier.verify(token)
+    finally:
+        await verifier.close()
