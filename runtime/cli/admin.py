@@ -24,12 +24,16 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from engine.errors import KiroSyncError
+from engine.errors import KiroSyncError, StoreError
 from engine.facade import Engine
 from runtime.auth import SERVICE_ROLE, mint_token, signing_secret
 from runtime.settings import Settings
 
 ROLES = ("owner", "admin", "member", "viewer")
+DUCKDB_HINT = (
+    "the embedded DuckDB file is opened by one process at a time: stop `kiro-sync serve` "
+    "first, or run on Postgres"
+)
 Command = Callable[[Engine, argparse.Namespace, Console], Awaitable[int]]
 
 
@@ -82,7 +86,12 @@ def run_with_engine(command: Command, args: argparse.Namespace) -> int:
 
 async def _with_engine(command: Command, args: argparse.Namespace, console: Console) -> int:
     settings = Settings.load(database_url=args.db)
-    engine = await Engine.open(settings.database, settings.home, public_url=settings.base_url)
+    try:
+        engine = await Engine.open(settings.database, settings.home, public_url=settings.base_url)
+    except StoreError as exc:
+        if settings.database.startswith("postgres"):
+            raise
+        raise StoreError(f"{exc.message.rstrip('.')} ({DUCKDB_HINT})") from None
     try:
         return await command(engine, args, console)
     finally:

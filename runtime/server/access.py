@@ -24,7 +24,7 @@ from engine.facade import Engine
 from runtime.auth import Forbidden, Principal, ProjectRole, allows, bearer_token
 from runtime.ratelimit import retry_after_header
 from runtime.server.responses import TooManyRequests
-from runtime.server.state import ENGINE, SETTINGS, USER_LIMITER, VERIFIER
+from runtime.server.state import SETTINGS, USER_LIMITER, VERIFIER
 
 Target = Literal["project", "integration", "either"]
 
@@ -113,7 +113,3 @@ async def _check_role(
         raise Forbidden("You are not a member of this project")
     if not allows(role, needs):
         raise Forbidden(f"Role '{role}' may not {action}; it needs {needs} or above")
-
-
-def engine_of(request: web.Request) -> Engine:
-    return request.app[ENGINE]

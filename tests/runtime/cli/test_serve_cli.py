@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from runtime.auth import load_or_create_secret, mint_token
+from runtime.cli import main
 from tests.runtime.cli.conftest import REPO, TOKEN
 
 KIRO_SYNC = str(Path(sys.executable).with_name("kiro-sync"))
@@ -76,7 +77,7 @@ class Server:
 
 
 def test_serve_keeps_data_and_stops_gracefully(
-    tmp_path: Path, github_sim, github_url: str, secrets_seen
+    tmp_path: Path, github_sim, github_url: str, secrets_seen, monkeypatch, capsys
 ) -> None:
     github_sim.inject_delay(0.3, times=5, path=f"/repos/{REPO}/issues")  # a sync that takes a while
     port = free_port()
@@ -107,6 +108,10 @@ def test_serve_keeps_data_and_stops_gracefully(
     }
     status, answer = server.call(token, body)
     assert status == 202
+
+    monkeypatch.setenv("KIRO_SYNC_HOME", str(home))
+    assert main(["integrations", "list"]) == 1  # DuckDB: one process at a time
+    assert "stop `kiro-sync serve` first" in capsys.readouterr().err
 
     code, seconds, log = server.stop(signal.SIGTERM)  # while the sync runs
     assert code == 0 and seconds < 12
