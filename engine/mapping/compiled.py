@@ -186,6 +186,9 @@ class CompiledStream:
     filters: dict[str, Source]
     create_fields: list[tuple[JsonPath, CompiledTemplate]]
     fields: dict[str, CompiledField] = field(default_factory=dict)
+    _field_sets: dict[tuple[str, frozenset[str] | None], list[CompiledField]] = field(
+        default_factory=dict, init=False, repr=False
+    )
 
     @property
     def entity(self) -> str:
@@ -194,18 +197,19 @@ class CompiledStream:
     def field_set(
         self, direction: str, options: Iterable[str] | None = None
     ) -> list[CompiledField]:
-        """Fields that go ``in`` or ``out``, limited to those whose option is on."""
-        enabled = None if options is None else set(options)
-        chosen = []
-        for item in self.fields.values():
-            if (
-                item.spec.option is not None
-                and enabled is not None
-                and item.spec.option not in enabled
-            ):
-                continue
-            if item.inbound if direction == "in" else item.outbound:
-                chosen.append(item)
+        """Fields that go ``in`` or ``out``, limited to those whose option is on (a shared
+        list, computed once per direction and set of options: do not change it)."""
+        key = (direction, None if options is None else frozenset(options))
+        chosen = self._field_sets.get(key)
+        if chosen is None:
+            enabled = key[1]
+            chosen = [
+                item
+                for item in self.fields.values()
+                if (item.spec.option is None or enabled is None or item.spec.option in enabled)
+                and (item.inbound if direction == "in" else item.outbound)
+            ]
+            self._field_sets[key] = chosen
         return chosen
 
 

@@ -107,7 +107,7 @@ def _mapped(
         entity=stream.entity,
         external_id=external_id,
         values=values,
-        key=_text(stream.key.get(record, context)) if stream.key else None,
+        key=_key(stream, record, context, external_id),
         url=_text(stream.url.get(record, context)) if stream.url else None,
         remote_updated_at=_time(stream.updated.get(record, context)) if stream.updated else None,
         created_at=_time(stream.created.get(record, context)) if stream.created else None,
@@ -115,6 +115,16 @@ def _mapped(
         work_item_external_id=work_item,
         context=context,
     )
+
+
+def _key(
+    stream: CompiledStream, record: Any, context: dict[str, Any], external_id: str
+) -> str | None:
+    if stream.key is None:
+        return None
+    if stream.key.text == stream.id.text:  # the same source: rendered once
+        return external_id
+    return _text(stream.key.get(record, context))
 
 
 def read_raw(item: CompiledField, context: dict[str, Any]) -> Any:

@@ -8,6 +8,7 @@ record, the stream root, a user object).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -19,7 +20,7 @@ class Source:
     """``get(document, context)``: the path's first match, or the template rendered over
     ``context``. With ``many``, a wildcard path (``labels[*].name``) yields every match."""
 
-    __slots__ = ("many", "path", "template", "text", "where")
+    __slots__ = ("_spread", "many", "path", "template", "text", "where")
 
     def __init__(
         self,
@@ -35,15 +36,19 @@ class Source:
         self.many = many
         self.template: CompiledTemplate | None = None
         self.path: JsonPath | None = None
+        self._spread: tuple[JsonPath, JsonPath] | None = None
         if is_template(text):
             self.template = templates.compile(text, allowed)
         else:
             self.path = compile_path(text)
+            self._spread = _spread(text) if many else None
 
     def get(self, document: Any, context: Mapping[str, Any]) -> Any:
         if self.template is not None:
             return self.template.render(context, self.where)
         assert self.path is not None
+        if self._spread is not None:
+            return _spread_values(self._spread, document)
         if self.many and not self.path.is_simple:
             return self.path.values(document)  # "labels[*].name": every match
         return self.path.first(document)
@@ -57,3 +62,28 @@ class Source:
 
     def __repr__(self) -> str:
         return f"Source({self.text!r})"
+
+
+_SPREAD = re.compile(r"^(?P<list>[^\[\]*?]+)\[\*\]\.(?P<item>[^\[\]*?]+)$")
+
+
+def _spread(text: str) -> tuple[JsonPath, JsonPath] | None:
+    """``labels[*].name`` as two plain paths (the common case, without jsonpath-ng)."""
+    match = _SPREAD.match(text.strip())
+    if match is None:
+        return None
+    outer, inner = compile_path(match["list"]), compile_path(match["item"])
+    if not (outer.is_simple and inner.is_simple and outer.keys and inner.keys):
+        return None
+    return outer, inner
+
+
+_ABSENT = object()
+
+
+def _spread_values(paths: tuple[JsonPath, JsonPath], document: Any) -> list[Any]:
+    items = paths[0].first(document)
+    if not isinstance(items, list):
+        return []
+    found = (paths[1].first(item, _ABSENT) for item in items)
+    return [value for value in found if value is not _ABSENT]

@@ -17,7 +17,8 @@ next run instead of being passed over.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import aclosing
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -107,8 +108,9 @@ class Importer:
         pages = self.conn.read(
             part.stream.name, cursor=cursor, window=window, partition=part.partition
         )
-        async for page in read_ahead(pages):
-            mapped = self._map(part, page)
+        # pages are read and mapped ahead (a batch's worth) while the previous batch commits
+        depth = max(2, min(50, -(-options.batch_size // part.spec.page_size) + 1))
+        async for page, mapped in read_ahead(self._mapped_pages(part, pages), depth):
             if part.pending and len(part.pending) + len(mapped) > options.batch_size:
                 await self._flush(part, final=False)
             part.tracker.observe(page.records)
@@ -116,6 +118,13 @@ class Importer:
             self.counts.pages += 1
             self.counts.records += len(page.records)
         await self._flush(part, final=True)
+
+    async def _mapped_pages(
+        self, part: _Partition, pages: AsyncIterator[Page]
+    ) -> AsyncIterator[tuple[Page, list[MappedRecord]]]:
+        async with aclosing(pages):  # type: ignore[type-var]
+            async for page in pages:
+                yield page, self._map(part, page)
 
     def _map(self, part: _Partition, page: Page) -> list[MappedRecord]:
         config = self.ctx.template_config()
