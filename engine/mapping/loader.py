@@ -66,9 +66,14 @@ def _problem(error: Any, data: Any) -> Problem:
 
 def _anchor(path: KeyPath, data: Any) -> Anchor:
     """Point at a key whose value is a mapping or list, at the value of a scalar."""
-    node = data
+    node: Any = data
     for key in path:
-        node = node[key] if isinstance(node, dict | list) else None
+        if isinstance(node, dict):
+            node = node.get(key)
+        elif isinstance(node, list) and isinstance(key, int) and 0 <= key < len(node):
+            node = node[key]
+        else:
+            node = None
     return "key" if isinstance(node, dict | list) else "value"
 
 

@@ -231,3 +231,32 @@ def test_bad_field_mappings_name_the_offending_key() -> None:
         p.startswith("config.fieldMappings.labels[?(@ ==: invalid JSONPath") for p in problems
     )
     assert len(problems) == 2
+
+
+def test_outbound_only_fields_go_out_but_are_never_read() -> None:
+    text = """provider: acme
+streams:
+  issues:
+    entity: work_item
+    deleted_when: "{{ record.archived }}"
+    fields:
+      title: {path: title}
+      custom.kiro_url: {path: meta.kiro_url, direction: outbound_only}
+"""
+    stream = load_mapping_text(text).streams["issues"]
+    mapped = map_record(
+        stream, {"id": 1, "title": "x", "archived": False, "meta": {"kiro_url": "u"}}, config={}
+    )
+    assert "custom.kiro_url" not in mapped.values
+    assert mapped.deleted is False
+    assert map_record(stream, {"id": 2, "title": "y", "archived": True}, config={}).deleted
+    item = build_item(
+        stream,
+        kiro_id="w",
+        project_id="p",
+        values={"title": "x", "custom.kiro_url": "https://kiro/w"},
+        changed=["custom.kiro_url"],
+        emails={},
+        config={},
+    )
+    assert item["body"] == {"meta": {"kiro_url": "https://kiro/w"}}

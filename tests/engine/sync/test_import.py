@@ -172,6 +172,9 @@ async def test_progress_reports_pages_records_and_counts(github: Env) -> None:
     assert [e["created"] for e in events] == [50, 100, 120]
     assert all(e["phase"] == "import" and e["stream"] == "issues" for e in events)
     assert events[-1]["records"] == 120 and events[-1]["pages"] == 3
+    # batchSize bounds the page size too
+    pages = [e.query for e in github.sim.log.entries if e.path == f"/repos/{REPO}/issues"]
+    assert pages and all(q.get("per_page") == "50" for q in pages)
     run = await github.store.get_run(result.run_id)
     assert run is not None
     assert run.counters["created"] == 120 and run.status == "success"
@@ -306,3 +309,33 @@ async def test_unsorted_streams_never_move_the_cursor_past_the_run_start(
     again = await github.run({"includeComments": False})
     assert (again.imported.updated, again.imported.skipped) == (1, 1)
     assert "Edited behind the reader" in {i.title for i in await github.items()}
+
+
+async def test_users_are_matched_by_email_and_unknown_ones_created_once(jira: Env) -> None:
+    from engine.store.base import Batch, User
+
+    ada = jira.sim.add_user("Ada@Example.com", "Ada Lovelace")
+    jira.sim.add_user("grace@example.com", "Grace Hopper")
+    await jira.store.apply_batch(Batch(users=[User(id="kiro-ada", email="ada@example.com")]))
+    jira.sim.create_issue("KAN", "Ada's", assignee=ada.account_id)
+    jira.sim.create_issue("KAN", "Also Ada's", assignee="ada@example.com")
+    jira.sim.create_issue("KAN", "Grace's", assignee="grace@example.com")
+    jira.sim.create_issue("KAN", "Nobody's")
+    result = await jira.run({"includeComments": False})
+    assert result.status == "success", result.errors
+    by_email = await jira.store.get_users_by_email(["ada@example.com", "grace@example.com"])
+    assert by_email["ada@example.com"].id == "kiro-ada"  # an existing Kiro user is reused
+    grace = by_email["grace@example.com"]
+    assert grace.name == "Grace Hopper"  # an unknown email becomes a Kiro user
+    assignees = {i.title: i.assignee_id for i in await jira.items()}
+    assert assignees == {
+        "Ada's": "kiro-ada",
+        "Also Ada's": "kiro-ada",
+        "Grace's": grace.id,
+        "Nobody's": None,
+    }
+    jira.sim.create_issue("KAN", "Grace again", assignee="grace@example.com")
+    await jira.run({"includeComments": False})
+    again = await jira.store.get_users_by_email(["grace@example.com"])
+    assert again["grace@example.com"].id == grace.id
+    assert {i.assignee_id for i in await jira.items() if i.title == "Grace again"} == {grace.id}
