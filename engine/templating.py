@@ -18,6 +18,7 @@ import re
 from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import orjson
 from jinja2 import StrictUndefined, Undefined, meta
@@ -55,9 +56,13 @@ def _iso(value: Any) -> str | None:
     return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
-def _strftime(value: Any, pattern: str) -> str | None:
+def _strftime(value: Any, pattern: str, tz: str | None = None) -> str | None:
+    """``value`` as text in UTC, or in the IANA time zone ``tz`` (JQL reads a date literal
+    in the time zone of the account that runs the query)."""
     moment = _to_datetime(value)
-    return None if moment is None else moment.astimezone(UTC).strftime(pattern)
+    if moment is None:
+        return None
+    return moment.astimezone(ZoneInfo(tz) if tz else UTC).strftime(pattern)
 
 
 def _b64encode(value: Any) -> str:

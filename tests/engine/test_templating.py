@@ -79,6 +79,15 @@ def test_date_filters(templates: Templates) -> None:
     assert templates.render("{{ 1700000000000 | iso8601 }}", {}) == "2023-11-14T22:13:20Z"
 
 
+def test_strftime_in_a_time_zone(templates: Templates) -> None:
+    ctx = {"t": "2025-01-31T14:05:12Z", "zone": "America/New_York"}
+    assert templates.render("{{ t | strftime('%Y-%m-%d %H:%M', zone) }}", ctx) == "2025-01-31 09:05"
+    assert templates.render("{{ t | strftime('%H:%M', 'Etc/GMT+12') }}", ctx) == "02:05"
+    assert templates.render("{{ t | strftime('%H:%M', none) }}", ctx) == "14:05"
+    with pytest.raises(TemplateError):
+        templates.render("{{ t | strftime('%H:%M', 'Mars/Olympus') }}", ctx)
+
+
 def test_b64_and_compact(templates: Templates) -> None:
     assert templates.render("{{ 'a:b' | b64encode }}", {}) == "YTpi"
     assert templates.render("{{ {'a': 1, 'b': none} | compact }}", {}) == {"a": 1}
