@@ -6,8 +6,10 @@
             ...
     export.rows                         # items written so far
 
-Nothing is held beyond one batch of items: rows come from ``Store.iter_work_items`` in keyset
-pages (rows.py) and go out as soon as they are encoded (formats.py). An xlsx workbook is
+Nothing is held beyond a few batches of items: rows come from ``Store.iter_work_items`` in
+keyset pages (rows.py), the next batch is read while the current one is encoded (on a worker
+thread, so the event loop stays free), and each goes out as soon as it is encoded
+(formats.py). An xlsx workbook is
 written row by row to a temporary file in constant-memory mode and streamed from disk at
 the end (a zip archive cannot be sent before it is complete); the file is removed when the
 stream ends or is abandoned.
@@ -25,9 +27,10 @@ from engine.bulk.formats import FORMATS, ExportFormat
 from engine.bulk.query import ExportQuery, ResolvedQuery, resolve
 from engine.bulk.rows import export_rows
 from engine.errors import ValidationError
+from engine.sync.pages import read_ahead
 from engine.store.base import Store
 
-DEFAULT_EXPORT_BATCH = 1000
+DEFAULT_EXPORT_BATCH = 5000  # DuckDB rescans the table per keyset page: fewer, larger pages
 FILE_CHUNK = 1 << 20
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 
@@ -76,8 +79,9 @@ class Export:
         writer = self.format(self.tmpdir)
         try:
             yield writer.begin()
-            async for rows in export_rows(self.store, self.resolved, self.batch_size):
-                data = writer.write(rows)
+            source = export_rows(self.store, self.resolved, self.batch_size)
+            async for rows in read_ahead(source, depth=1):
+                data = await asyncio.to_thread(writer.write, rows)
                 self.rows += len(rows)
                 if data:
                     yield data
