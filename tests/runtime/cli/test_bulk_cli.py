@@ -60,8 +60,9 @@ def test_export_reads_back_with_independent_readers(
     main(["export", "--project", "p", "--format", "csv", "--out", str(tmp_path / "o.data")])
     with (tmp_path / "o.data").open(encoding="utf-8", newline="") as handle:
         rows = list(csv.DictReader(handle))
-    assert rows[0]["id"] == "c1" and rows[0]["tags"] == "x, y"
-    assert rows[0]["dueDate"] == "2025-02-03T00:00:00Z"
+    first = next(row for row in rows if row["id"] == "c1")
+    assert (first["title"], first["tags"]) == ("CLI one", "x, y")
+    assert first["dueDate"] == "2025-02-03T00:00:00Z"
     main(["export", "--project", "p", "--out", str(tmp_path / "o.xlsx"), "--status", "Done"])
     sheet = openpyxl.load_workbook(tmp_path / "o.xlsx").active
     assert [c.value for c in sheet[1]] == list(COLUMN_NAMES)
