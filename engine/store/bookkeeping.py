@@ -54,20 +54,27 @@ class BookkeepingQueries(SqlCore):
             )
 
     async def _write_links(self, s: Session, links: list[ExternalLink]) -> None:
-        """Store links; a link replaces any other link of the same Kiro or external id."""
+        """Store links; a link replaces any other link of the same Kiro or external id.
+
+        Links of a batch's Kiro ids that point at another external id are deleted first (the
+        external item was recreated); the upsert by external id then replaces the rest.
+        """
         latest = _one_per_side(links)
         groups: dict[tuple[str, str], list[ExternalLink]] = defaultdict(list)
         for link in latest:
             groups[(link.integration_id, link.entity)].append(link)
+        text_list = self.dialect.types["list"]
         for (integration_id, entity), group in groups.items():
             await s.execute(
-                "DELETE FROM external_links WHERE integration_id = %s AND entity = %s AND ("
-                f"{self.in_list('kiro_id')} OR {self.in_list('external_id')})",
+                "DELETE FROM external_links AS l USING (SELECT "
+                f"UNNEST(%s::{text_list}) AS kiro_id, UNNEST(%s::{text_list}) AS external_id) AS b "
+                "WHERE l.integration_id = %s AND l.entity = %s "
+                "AND l.kiro_id = b.kiro_id AND l.external_id <> b.external_id",
                 (
-                    integration_id,
-                    entity,
                     [g.kiro_id for g in group],
                     [g.external_id for g in group],
+                    integration_id,
+                    entity,
                 ),
             )
         await s.upsert(t.LINKS, [t.LINKS.encode(link) for link in latest])

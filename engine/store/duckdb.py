@@ -3,9 +3,18 @@
 DuckDB calls block, so every statement runs on a single worker thread
 (``ThreadPoolExecutor(max_workers=1)``) that owns the one connection; the event loop only
 awaits. One connection means one transaction at a time, so an ``asyncio.Lock`` is held for
-each transaction. Bulk upserts pass each column as one list parameter and ``UNNEST`` them
-(``INSERT ... SELECT UNNEST(?), ... ON CONFLICT DO UPDATE``): thousands of rows per statement,
-one call into DuckDB (``executemany`` is a round trip per row and ~100x slower).
+each transaction. Bulk writes pass each column as one list parameter and ``UNNEST`` them
+(``INSERT ... SELECT UNNEST(?), ...``): thousands of rows per statement, one call into DuckDB
+(``executemany`` is a round trip per row and ~100x slower).
+
+An upsert deletes the batch's keys and inserts the rows again, inside the caller's
+transaction, keeping the stored values of insert-only columns (``created_at``). DuckDB runs
+``INSERT ... ON CONFLICT DO UPDATE`` as a MERGE that scans every column of the whole table, so
+its cost grows with the table (~5x slower at 100,000 rows); the delete and the insert use the
+primary key index and a key-only scan (see docs/performance.md, "Storage").
+
+The WAL is checkpointed every 256MB instead of DuckDB's 16MB (``checkpoint_threshold``): each
+checkpoint rewrites the key indexes whole, which dominated bulk updates.
 
 DuckDB has no cascading foreign keys and cannot update a unique column of a row a foreign key
 references, so this backend has no foreign keys; the store deletes dependents itself.
@@ -25,7 +34,7 @@ from typing import Any, TypeVar
 import duckdb
 
 from engine.errors import StoreError
-from engine.store.sql import ConstraintKind, Dialect, conflict_clause, dedupe, store_error
+from engine.store.sql import ConstraintKind, Dialect, dedupe, store_error
 from engine.store.sqlstore import SqlStore
 from engine.store.tables import Table, decode_json
 
@@ -48,15 +57,26 @@ DIALECT = Dialect(
 )
 
 MEMORY = ":memory:"
+# How much WAL DuckDB collects before folding it into the file. Every checkpoint rewrites the
+# primary-key indexes whole, so DuckDB's default (16MB) makes a bulk update ~4x slower; a crash
+# costs a longer WAL replay at the next open instead.
+CHECKPOINT_THRESHOLD = "256MB"
 
 
 class DuckDBStore(SqlStore):
     url_kind = "duckdb"
     dialect = DIALECT
 
-    def __init__(self, path: str | Path = MEMORY, **options: Any) -> None:
+    def __init__(
+        self,
+        path: str | Path = MEMORY,
+        *,
+        checkpoint_threshold: str = CHECKPOINT_THRESHOLD,
+        **options: Any,
+    ) -> None:
         super().__init__(**options)
         self.path = path if path == MEMORY else Path(path)
+        self.checkpoint_threshold = checkpoint_threshold
         self._executor: ThreadPoolExecutor | None = None
         self._conn: duckdb.DuckDBPyConnection | None = None
         self._lock = asyncio.Lock()
@@ -78,7 +98,8 @@ class DuckDBStore(SqlStore):
     def _open_connection(self) -> duckdb.DuckDBPyConnection:
         if isinstance(self.path, Path):
             self.path.parent.mkdir(parents=True, exist_ok=True)
-        conn = duckdb.connect(str(self.path))
+        config = {"checkpoint_threshold": self.checkpoint_threshold}
+        conn = duckdb.connect(str(self.path), config=config)
         conn.execute("SET TimeZone = 'UTC'")
         return conn
 
@@ -143,11 +164,8 @@ class DuckDBSession:
         return await self._store.call(_fetchone, self._conn, _qmarks(sql), list(params))
 
     async def upsert(self, table: Table, rows: Sequence[tuple[Any, ...]]) -> None:
-        if not rows:
-            return
-        unique = dedupe(table, rows)
-        columns = [list(values) for values in zip(*unique, strict=True)]
-        await self._store.call(_execute, self._conn, _upsert_sql(table), columns)
+        if rows:
+            await self._store.call(_replace_rows, self._conn, table, dedupe(table, rows))
 
 
 def _execute(conn: duckdb.DuckDBPyConnection, sql: str, params: list[Any]) -> None:
@@ -171,14 +189,70 @@ def _qmarks(sql: str) -> str:
     return sql.replace("%s", "?")
 
 
+def _replace_rows(
+    conn: duckdb.DuckDBPyConnection, table: Table, rows: list[tuple[Any, ...]]
+) -> None:
+    """Delete the rows' keys, insert the rows; stored insert-only values win."""
+    keys = [[row[table.columns.index(k)] for row in rows] for k in table.key]
+    if table.insert_only:
+        rows = _keep_insert_only(conn, table, rows, keys)
+    delete_sql, insert_sql = _replace_sql(table)
+    conn.execute(delete_sql, keys)
+    conn.execute(insert_sql, [list(values) for values in zip(*rows, strict=True)])
+
+
+def _keep_insert_only(
+    conn: duckdb.DuckDBPyConnection,
+    table: Table,
+    rows: list[tuple[Any, ...]],
+    keys: list[list[Any]],
+) -> list[tuple[Any, ...]]:
+    key_at = [table.columns.index(k) for k in table.key]
+    kept_at = [table.columns.index(c) for c in table.insert_only]
+    stored = {
+        tuple(found[: len(key_at)]): found[len(key_at) :]
+        for found in conn.execute(_stored_sql(table), keys).fetchall()
+    }
+    if not stored:
+        return rows
+    merged = []
+    for row in rows:
+        old = stored.get(tuple(row[p] for p in key_at))
+        if old is None:
+            merged.append(row)
+            continue
+        values = list(row)
+        for position, value in zip(kept_at, old, strict=True):
+            values[position] = value
+        merged.append(tuple(values))
+    return merged
+
+
+def _keys_relation(table: Table) -> str:
+    """The batch's keys as a relation ``b`` with the key columns' names."""
+    columns = ", ".join(f"UNNEST(?::{DIALECT.types[table.kind(k)]}[]) AS {k}" for k in table.key)
+    return f"(SELECT {columns}) AS b"
+
+
+def _key_match(table: Table) -> str:
+    return " AND ".join(f"t.{k} = b.{k}" for k in table.key)
+
+
 @functools.lru_cache(maxsize=64)
-def _upsert_sql(table: Table) -> str:
+def _stored_sql(table: Table) -> str:
+    wanted = ", ".join(f"t.{c}" for c in (*table.key, *table.insert_only))
+    relation = _keys_relation(table)
+    return f"SELECT {wanted} FROM {table.name} AS t JOIN {relation} ON {_key_match(table)}"
+
+
+@functools.lru_cache(maxsize=64)
+def _replace_sql(table: Table) -> tuple[str, str]:
     names = [*table.columns, *table.touch]
     values = [f"UNNEST(?::{DIALECT.types[k]}[])" for k in table.kinds]
     values += ["now()"] * len(table.touch)
     return (
-        f"INSERT INTO {table.name} ({', '.join(names)}) SELECT {', '.join(values)} "
-        + conflict_clause(table)
+        f"DELETE FROM {table.name} AS t USING {_keys_relation(table)} WHERE {_key_match(table)}",
+        f"INSERT INTO {table.name} ({', '.join(names)}) SELECT {', '.join(values)}",
     )
 
 

@@ -103,6 +103,21 @@ async def test_bulk_upsert_inserts_then_updates(store: SqlStore) -> None:
     ]
 
 
+async def test_an_update_keeps_the_stored_created_at(store: SqlStore) -> None:
+    await store.ensure_project(P)
+    first = datetime(2024, 5, 6, 7, 8, 9, tzinfo=UTC)
+    [item] = items(P, 1, created_at=first, updated_at=first)
+    await store.apply_batch(Batch(work_items=[item]))
+    later = [*items(P, 1, updated_at=first + timedelta(days=1)), *items(P, 1, start=1)]
+    later[0].title = "renamed"
+    await store.apply_batch(Batch(work_items=later))
+    found = await store.get_work_items(["wi-00000", "wi-00001"])
+    assert found["wi-00000"].title == "renamed"
+    assert found["wi-00000"].created_at == first
+    assert found["wi-00000"].updated_at == first + timedelta(days=1)
+    assert found["wi-00001"].created_at is not None
+
+
 async def test_the_last_copy_of_a_row_in_one_batch_wins(store: SqlStore) -> None:
     await store.ensure_project(P)
     first, second = items(P, 1), items(P, 1)
@@ -220,6 +235,32 @@ async def test_links_by_either_side_and_relinking(store: SqlStore) -> None:
     await store.apply_batch(Batch(unlink=[(i, "work_item", "X-9")]))
     assert set(await store.get_links(i, "work_item", ["X-2", "X-9"])) == {"X-2"}
     assert set(await store.get_links(i, "comment", ["X-9"])) == {"X-9"}
+
+
+async def test_links_can_swap_and_move_in_one_batch(store: SqlStore) -> None:
+    created = await integration(store)
+    i = created.id
+
+    async def pairs() -> set[tuple[str, str]]:
+        found = await store.get_links(i, "work_item", ["X-1", "X-2", "X-3"])
+        return {(x.kiro_id, x.external_id) for x in found.values()}
+
+    await store.apply_batch(
+        Batch(
+            links=[
+                ExternalLink(i, "work_item", "k1", "X-1"),
+                ExternalLink(i, "work_item", "k2", "X-2"),
+            ]
+        )
+    )
+    swapped = [ExternalLink(i, "work_item", "k1", "X-2"), ExternalLink(i, "work_item", "k2", "X-1")]
+    await store.apply_batch(Batch(links=swapped))
+    assert await pairs() == {("k1", "X-2"), ("k2", "X-1")}
+
+    # X-1 moves to k3; k2 is left without a link.
+    await store.apply_batch(Batch(links=[ExternalLink(i, "work_item", "k3", "X-1")]))
+    assert await pairs() == {("k1", "X-2"), ("k3", "X-1")}
+    assert await store.get_links_by_kiro(i, "work_item", ["k2"]) == {}
 
 
 async def test_iter_links_streams_in_external_id_order(store: SqlStore) -> None:
