@@ -12,7 +12,8 @@ are checked here, on every record, with the same meaning:
   provider value) is one of them;
 - dateRange: the record's creation time lies in it.
 
-Names compare case-insensitively. The run's window (syncOptions startDate/endDate) bounds
+Names compare case-insensitively. They apply to work items; comments follow their work item.
+The run's window (syncOptions startDate/endDate) bounds
 the remote update time the same way, whether or not the request carried it.
 """
 
@@ -42,7 +43,10 @@ class RecordFilter:
     ) -> None:
         self.stream = stream
         self.checks: list[Check] = []
-        for name in filters.active():
+        # comments follow their work item: those of an item outside the filters have no link
+        # to attach to and are skipped by the applier
+        names = filters.active() if stream.entity == "work_item" else []
+        for name in names:
             if name not in pushed:
                 self.checks.append(self._check(name, filters))
         if window != (None, None):

@@ -107,3 +107,17 @@ async def test_jira_statuses_labels_assignees_pushed_and_applied_agree(
     searches = [e.json() for e in jira.sim.log.entries if e.path.endswith("/search/jql")]
     assert any('labels = "bug"' in body["jql"] for body in searches)
     assert any("labels" not in body["jql"] for body in searches)
+
+
+async def test_comments_follow_their_work_items_through_the_filters(github: Env) -> None:
+    wanted = github.sim.create_issue(REPO, "Wanted", labels=["bug"])
+    other = github.sim.create_issue(REPO, "Other", labels=["docs"])
+    github.sim.add_comment(REPO, wanted.number, "on the wanted one")
+    github.sim.add_comment(REPO, other.number, "on the other one")
+    await github.set_config(filters={"projects": [REPO], "labels": ["bug"]})
+    result = await github.run({"includeComments": True})
+    assert result.status == "success", result.errors
+    [link] = await github.links("comment")
+    comments = await github.store.get_comments([link.kiro_id])
+    assert comments[link.kiro_id].body == "on the wanted one"
+    assert result.imported.created == 2  # the issue and its comment
