@@ -98,8 +98,9 @@ class DuckDBStore(SqlStore):
     def _open_connection(self) -> duckdb.DuckDBPyConnection:
         if isinstance(self.path, Path):
             self.path.parent.mkdir(parents=True, exist_ok=True)
-        config = {"checkpoint_threshold": self.checkpoint_threshold}
-        conn = duckdb.connect(str(self.path), config=config)
+        conn = duckdb.connect(
+            str(self.path), config={"checkpoint_threshold": self.checkpoint_threshold}
+        )
         conn.execute("SET TimeZone = 'UTC'")
         return conn
 
