@@ -27,8 +27,8 @@ from engine.bulk.formats import FORMATS, ExportFormat
 from engine.bulk.query import ExportQuery, ResolvedQuery, resolve
 from engine.bulk.rows import export_rows
 from engine.errors import ValidationError
-from engine.sync.pages import read_ahead
 from engine.store.base import Store
+from engine.sync.pages import read_ahead
 
 DEFAULT_EXPORT_BATCH = 5000  # DuckDB rescans the table per keyset page: fewer, larger pages
 FILE_CHUNK = 1 << 20
@@ -75,7 +75,8 @@ class Export:
         return self.format.content_type
 
     async def chunks(self) -> AsyncGenerator[bytes, None]:
-        """The file's bytes, in order; close it (``aclosing``) when stopping early."""
+        """The file's bytes, in order, one chunk per batch of items (empty for xlsx, whose
+        bytes all come at the end); close it (``aclosing``) when stopping early."""
         writer = self.format(self.tmpdir)
         try:
             yield writer.begin()
@@ -83,8 +84,7 @@ class Export:
             async for rows in read_ahead(source, depth=1):
                 data = await asyncio.to_thread(writer.write, rows)
                 self.rows += len(rows)
-                if data:
-                    yield data
+                yield data  # even when empty: a consumer may stop between batches
             rest = await asyncio.to_thread(writer.finish)
             if isinstance(rest, Path):
                 async for chunk in _file_chunks(rest):

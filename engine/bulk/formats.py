@@ -149,6 +149,7 @@ class XlsxFormat(ExportFormat):
         self._sheets = 0
         self._sheet: Any = None
         self._row = XLSX_MAX_ROWS
+        self._finished = False
 
     def write(self, rows: list[Row]) -> bytes:
         for row in rows:
@@ -162,9 +163,15 @@ class XlsxFormat(ExportFormat):
         if self._sheet is None:
             self._new_sheet()
         self._book.close()
+        self._finished = True
         return self.path
 
     def close(self) -> None:
+        if not self._finished:  # abandoned: close the sheets' row files, assemble nothing
+            for sheet in self._book.worksheets():
+                if getattr(sheet, "row_data_fh", None) is not None:
+                    sheet._opt_close()  # xlsxwriter's own closing of a constant-memory sheet
+            self._finished = True
         shutil.rmtree(self._dir, ignore_errors=True)
 
     def _new_sheet(self) -> None:

@@ -20,6 +20,7 @@ from engine.errors import ConfigError
 _ENV = {
     "import_max_rows": "KIRO_SYNC_IMPORT_MAX_ROWS",
     "inline_max_bytes": "KIRO_SYNC_EXPORT_INLINE_BYTES",
+    "inline_max_rows": "KIRO_SYNC_EXPORT_INLINE_ROWS",
     "link_seconds": "KIRO_SYNC_EXPORT_LINK_SECONDS",
     "max_errors": "KIRO_SYNC_IMPORT_MAX_ERRORS",
 }
@@ -29,6 +30,7 @@ _ENV = {
 class BulkLimits:
     import_max_rows: int = 10_000
     inline_max_bytes: int = 1 << 20
+    inline_max_rows: int = 10_000
     link_seconds: int = 900
     max_errors: int = 50
 

@@ -16,7 +16,8 @@ import-data
 export-data
     ``data.exportFormat`` json | csv | xlsx (default json), ``data.filters`` (statuses,
     labels, assignees, dateRange). The file is produced; when it is at most
-    KIRO_SYNC_EXPORT_INLINE_BYTES (1 MiB) it is answered inline::
+    KIRO_SYNC_EXPORT_INLINE_BYTES (1 MiB) and KIRO_SYNC_EXPORT_INLINE_ROWS (10000 items) it
+    is answered inline (past either, production stops at once)::
 
         {"inline": true, "format": "csv", "rows": 12, "fileName": "...", "contentType":
          "text/csv; charset=utf-8", "size": 2048, "encoding": "utf-8", "content": "id,..."}
@@ -108,7 +109,7 @@ async def export_data(call: Call) -> Reply:
     query = ExportQuery.from_filters(_project_of(call), _integration_of(call), data.filters)
     export = await open_export(call.engine.store, query, data.exportFormat, now=call.engine.now())
     limits = call.http.app[LIMITS]
-    content = await _read_capped(export, limits.inline_max_bytes)
+    content = await _read_capped(export, limits.inline_max_bytes, limits.inline_max_rows)
     if content is not None:
         return Reply(_inline(export, data.exportFormat, content))
     links = ExportLinks(call.engine.vault.keys, call.engine.clock)
@@ -126,14 +127,14 @@ async def export_data(call: Call) -> Reply:
     )
 
 
-async def _read_capped(export: Export, limit: int) -> bytes | None:
-    """The whole file when it is at most ``limit`` bytes; None (and the export stopped,
-    its temporary files removed) as soon as it grows past that."""
+async def _read_capped(export: Export, max_bytes: int, max_rows: int) -> bytes | None:
+    """The whole file when it is at most ``max_bytes`` and ``max_rows`` items; None (the
+    export stopped, its temporary files removed) as soon as it grows past either."""
     parts, size = [], 0
     async with contextlib.aclosing(export.chunks()) as chunks:
         async for chunk in chunks:
             size += len(chunk)
-            if size > limit:
+            if size > max_bytes or export.rows > max_rows:
                 return None
             parts.append(chunk)
     return b"".join(parts)
@@ -186,7 +187,8 @@ async def download(request: web.Request) -> web.StreamResponse:
 async def _send(response: web.StreamResponse, first: bytes, rest: AsyncIterator[bytes]) -> None:
     await response.write(first)
     async for chunk in rest:
-        await response.write(chunk)
+        if chunk:
+            await response.write(chunk)
     await response.write_eof()
 
 

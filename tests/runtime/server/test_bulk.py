@@ -230,6 +230,17 @@ async def test_larger_exports_are_a_link_that_streams_the_file(
     assert ids == ["w1", "w2", "w3"]
 
 
+async def test_an_export_of_more_items_than_the_inline_count_is_a_link(
+    server: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("KIRO_SYNC_EXPORT_INLINE_ROWS", "2")
+    api = await server()
+    await seed(api)  # three small items: a few kilobytes in any format
+    for fmt in ("json", "csv", "xlsx"):
+        data = await large_export(api, fmt)
+        assert data["inline"] is False and data["url"], fmt
+
+
 async def test_a_download_link_expires_and_cannot_be_forged(
     server: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -240,7 +251,9 @@ async def test_a_download_link_expires_and_cannot_be_forged(
     token = url.query.removeprefix("token=")
     api.secrets_seen.add(token)  # the access log must never hold it
 
-    forged = token[:-3] + ("AAA" if not token.endswith("AAA") else "BBB")
+    blob = bytearray(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
+    blob[len(blob) // 2] ^= 1
+    forged = base64.urlsafe_b64encode(bytes(blob)).decode().rstrip("=")
     for query in (f"token={forged}", "", "token="):
         response = await api.client.get(f"{url.path}?{query}")
         assert response.status == 404
