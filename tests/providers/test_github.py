@@ -197,7 +197,12 @@ async def test_connect_import_incremental_export_and_webhooks(rig: Rig, sim: Git
     gone = real[7].number
     sim.delete_issue(REPO, gone)
     assert [a.status for a in await sim.emit(REPO, "issues", "deleted", number=gone)] == [200]
-    assert await rig.process() == 3
+    opened = sim.create_issue(REPO, "Opened on GitHub", labels=["bug"])
+    assert [a.status for a in await sim.emit(REPO, "issues", "opened", number=opened.number)] == [
+        200
+    ]
+    assert await rig.process() == 4
+    assert (await rig.item(f"{REPO}#{opened.number}")).tags == ["bug"]
     assert (await rig.item(f"{REPO}#{fresh.number}")).title == "Edited on GitHub"
     assert "said in a webhook" in await rig.comments_of(f"{REPO}#{fresh.number}")
     assert f"{REPO}#{gone}" not in await rig.links()

@@ -15,9 +15,10 @@ from typing import Any
 import pytest
 
 from engine.catalog import ProviderCatalog
-from engine.errors import ConfigError
+from engine.errors import ConfigError, WebhookRejected
 from engine.http import Connection
 from engine.mapping import build_item, load_mapping
+from engine.webhooks import InboundRequest, VerifiedDelivery, WebhookProcessor
 from tests.providers.conftest import (
     FakeClock,
     Rig,
@@ -216,9 +217,12 @@ async def test_connect_import_incremental_export_and_webhooks(rig: Rig, sim: Jir
     comment = sim.webhook("comment_created", fresh.key, secret=secret, comment_id=note.id)
     deleted = sim.delete_issue(seeded[20].key)
     gone = sim.webhook("jira:issue_deleted", deleted.key, secret=secret, identifier=4242)
-    for delivery in (comment, gone, gone):
+    born = sim.create_issue("KAN", "Created in Jira", description="Made\n\nthere")
+    created = sim.webhook("jira:issue_created", born.key, secret=secret)
+    for delivery in (comment, gone, gone, created):
         assert (await rig.deliver(delivery)).status == 200
-    assert await rig.process() == 3  # the redelivered deletion was stored once
+    assert await rig.process() == 4  # the redelivered deletion was stored once
+    assert (await rig.item(born.id)).description == "Made\n\nthere"  # v2 text in webhooks
     assert (await rig.item(fresh.id)).title == "Edited in Jira"
     assert "said in a webhook" in await rig.comments_of(fresh.id)
     assert deleted.id not in await rig.links()
@@ -272,6 +276,28 @@ async def test_a_status_no_transition_reaches_fails_that_item_only(
         assert (sim.issue(first.key).status, sim.issue(second.key).status) == ("To Do", "Done")
     finally:
         await close_rig(rig)
+
+
+def test_the_admin_webhook_signature_is_githubs_scheme_under_another_header() -> None:
+    # Atlassian publishes no vector; the algorithm is GitHub's (HMAC-SHA256 of the raw body,
+    # "sha256=" + hex), so GitHub's published vector verifies under X-Hub-Signature
+    secret = "It's a Secret to Everybody"
+    signature = "sha256=757107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f4379c8b043e17"
+    processor = WebhookProcessor(provider())
+    headers = {
+        "X-Hub-Signature": signature,
+        "X-Atlassian-Webhook-Identifier": "4242",
+        "Content-Type": "text/plain",
+    }
+    url = "https://kiro.example/webhooks/1"
+    good = processor.verify(InboundRequest.build("POST", url, headers, b"Hello, World!"), secret)
+    assert isinstance(good, VerifiedDelivery) and good.delivery_id == "4242"
+    with pytest.raises(WebhookRejected):
+        processor.verify(InboundRequest.build("POST", url, headers, b"Hello, World?"), secret)
+    moved = {**headers, "X-Hub-Signature-256": signature}
+    del moved["X-Hub-Signature"]
+    with pytest.raises(WebhookRejected):  # the -256 header is GitHub's, not Jira's
+        processor.verify(InboundRequest.build("POST", url, moved, b"Hello, World!"), secret)
 
 
 # --- rate limits ---------------------------------------------------------------------------

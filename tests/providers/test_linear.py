@@ -15,8 +15,9 @@ from typing import Any
 import pytest
 
 from engine.catalog import ProviderCatalog
-from engine.errors import ConfigError, RecordError
+from engine.errors import ConfigError, RecordError, WebhookRejected
 from engine.http import Connection
+from engine.webhooks import InboundRequest, VerifiedDelivery, WebhookProcessor
 from tests.providers.conftest import (
     FakeClock,
     Rig,
@@ -212,7 +213,12 @@ async def test_connect_import_incremental_export_and_webhooks(rig: Rig, sim: Lin
     assert [
         a.status for a in await sim.emit("Issue", "remove", removed.id, timestamp_ms=now_ms(sim))
     ] == [200]
-    assert await rig.process() == 3
+    born = sim.create_issue("ENG", "Created in Linear", state="Todo", priority=3)
+    answers = await sim.emit("Issue", "create", born.id, timestamp_ms=now_ms(sim))
+    assert [a.status for a in answers] == [200]
+    assert await rig.process() == 4
+    made_there = await rig.item(born.id)
+    assert (made_there.status, made_there.priority) == ("To Do", "medium")
     changed = await rig.item(fresh.id)
     assert (changed.title, changed.status) == ("Edited in Linear", "In Progress")
     assert "said in a webhook" in await rig.comments_of(fresh.id)
@@ -269,6 +275,30 @@ async def test_an_unknown_state_or_assignee_fails_that_item_only(rig: Rig, sim: 
     assert (run.exported.updated, run.exported.failed) == (1, 1)
     assert any("no workflow state named 'Waiting for Godot'" in e for e in run.errors)
     assert sim.issue(second.id).title == "Still fine"
+
+
+def test_the_documented_signature_and_replay_window_hold_through_the_yaml() -> None:
+    # Linear publishes no vector: this one is computed from the documented algorithm (hex
+    # HMAC-SHA256 of the raw body; webhookTimestamp within 60 s), as in the SDK's verify()
+    secret = "lin_wh_test_secret"
+    body = b'{"action":"create","type":"Issue","webhookTimestamp":1700000000000}'
+    signature = "bc8166452d75bb104f41b0c8b0f168b4d57cd224618779163f15a1f93cc87b30"
+    headers = {
+        "Linear-Signature": signature,
+        "Linear-Delivery": "d-1",
+        "Content-Type": "application/json",
+    }
+    request = InboundRequest.build("POST", "https://kiro.example/webhooks/1", headers, body)
+    processor = WebhookProcessor(provider())
+    signed_at = datetime.fromtimestamp(1_700_000_000, tz=UTC)
+    good = processor.verify(request, secret, signed_at + timedelta(seconds=59))
+    assert isinstance(good, VerifiedDelivery)
+    assert (good.event_type, good.delivery_id) == ("Issue.create", "d-1")
+    for late in (timedelta(seconds=61), timedelta(seconds=-61)):
+        with pytest.raises(WebhookRejected, match="webhook timestamp"):
+            processor.verify(request, secret, signed_at + late)
+    with pytest.raises(WebhookRejected):
+        processor.verify(request, secret + "x", signed_at)
 
 
 # --- rate limits ---------------------------------------------------------------------------
