@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from engine.catalog import ProviderCatalog
-from engine.config import SyncOptions
+from engine.config import Filters, SyncOptions
 from engine.connect import Connector, ConnectResult, WebhookSetup, integration_view, jsonable
 from engine.errors import ConfigError, ConflictError, NotFoundError, ValidationError
 from engine.http import Connection, ConnectionResult
@@ -48,6 +48,8 @@ from engine.sync.runner import RunHandle, SyncService
 from engine.vault import Vault
 
 if TYPE_CHECKING:
+    from engine.bulk.exporter import Export
+    from engine.bulk.results import ImportResult
     from engine.webhooks import InboundRequest
 
 log = logging.getLogger(__name__)
@@ -443,6 +445,50 @@ class Engine:
     async def member_role(self, project_id: str, user_id: str) -> Role | None:
         """The user's role in the project, or None when they are not a member."""
         return await self.store.get_member_role(project_id, user_id)
+
+    # --- bulk import and export (engine/bulk, docs/bulk.md) ------------------------------
+    async def import_data(
+        self,
+        project_id: str,
+        data: Mapping[str, Any],
+        *,
+        integration_id: str | None = None,
+        create_project: bool = False,
+        **options: Any,
+    ) -> ImportResult:
+        """Import ``{workItems, users, projects}`` row by row: bad rows are reported with their
+        index and reason while good rows go in, batch by batch. ``options`` go to
+        ``BulkImporter`` (batch_size, max_errors, progress). NotFoundError for an unknown
+        project (unless ``create_project``) or an integration of another project."""
+        from engine.bulk.importer import BulkImporter, import_arrays
+
+        arrays = import_arrays(data)
+        importer = BulkImporter(
+            self.store,
+            project_id,
+            integration_id=integration_id,
+            create_project=create_project,
+            clock=self.clock,
+            **options,
+        )
+        return await importer.run(*arrays)
+
+    async def export_data(
+        self,
+        project_id: str,
+        export_format: str = "json",
+        filters: Filters | Mapping[str, Any] | None = None,
+        *,
+        integration_id: str | None = None,
+    ) -> Export:
+        """An export of the project's work items, checked and ready to stream:
+        ``export.chunks()`` or ``await export.write_to(path)``. ValidationError for an unknown
+        format or filter, NotFoundError for an unknown project or integration."""
+        from engine.bulk.exporter import open_export
+        from engine.bulk.query import ExportQuery
+
+        query = ExportQuery.from_filters(project_id, integration_id, filters)
+        return await open_export(self.store, query, export_format, now=self.now())
 
 
 # --- views: the dicts callers see (never a credential) -------------------------------------

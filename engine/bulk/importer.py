@@ -18,7 +18,7 @@ two differ, and the snapshot is recorded).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import UTC, datetime
 from itertools import islice
 from typing import Any, TypeVar
@@ -32,6 +32,7 @@ from engine.errors import NotFoundError, RecordError, ValidationError
 from engine.store.base import Store
 
 DEFAULT_BATCH_SIZE = 500
+IMPORT_KEYS = ("workItems", "users", "projects")
 Progress = Callable[[int], None]  # called with the number of rows handled so far
 T = TypeVar("T")
 
@@ -118,6 +119,23 @@ class BulkImporter:
         self.done += rows
         if self.progress is not None:
             self.progress(self.done)
+
+
+def import_arrays(data: Mapping[str, Any]) -> tuple[Iterable[Any], Iterable[Any], Iterable[Any]]:
+    """``importData``'s ``(workItems, users, projects)``; ValidationError for another key or
+    an array that is not one (a list, or any iterable of rows: a file streams)."""
+    unknown = sorted(set(data) - set(IMPORT_KEYS))
+    problems = [f"importData.{key}: unknown key" for key in unknown]
+    for key in IMPORT_KEYS:
+        value = data.get(key)
+        if value is not None and (
+            isinstance(value, str | bytes | Mapping) or not hasattr(value, "__iter__")
+        ):
+            problems.append(f"importData.{key}: must be an array of rows")
+    if problems:
+        raise ValidationError(f"invalid {problems[0]}", problems)
+    work_items, users, projects = (data.get(key) or () for key in IMPORT_KEYS)
+    return work_items, users, projects
 
 
 def _chunks(items: Iterable[T], size: int) -> Iterator[list[T]]:

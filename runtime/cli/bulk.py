@@ -32,10 +32,8 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from engine.bulk.exporter import open_export
 from engine.bulk.formats import FORMATS
-from engine.bulk.importer import DEFAULT_BATCH_SIZE, BulkImporter
-from engine.bulk.query import ExportQuery
+from engine.bulk.importer import DEFAULT_BATCH_SIZE
 from engine.bulk.readers import read_import_file
 from engine.bulk.results import ROW_KINDS, ImportResult
 from engine.errors import KiroSyncError, ValidationError
@@ -110,16 +108,14 @@ async def import_command(engine: Engine, args: argparse.Namespace, console: Cons
     file = read_import_file(args.file)
     with _progress(f"importing {args.file.name}") as progress:
         task = progress.add_task("rows", total=file.total)
-        importer = BulkImporter(
-            engine.store,
+        result = await engine.import_data(
             args.project,
+            {"workItems": file.work_items, "users": file.users, "projects": file.projects},
             integration_id=args.integration,
             create_project=True,
             batch_size=args.batch_size,
-            clock=engine.clock,
             progress=lambda done: progress.update(task, completed=done),
         )
-        result = await importer.run(file.work_items, file.users, file.projects)
     if args.json:
         console.print_json(orjson.dumps(result.to_dict()).decode())
     else:
@@ -148,8 +144,9 @@ async def export_command(engine: Engine, args: argparse.Namespace, console: Cons
         raise ValidationError(
             f"cannot tell the format from {out.name!r}: give --format json, csv or xlsx"
         )
-    query = ExportQuery.from_filters(args.project, args.integration, _filters(args))
-    export = await open_export(engine.store, query, fmt, now=engine.now())
+    export = await engine.export_data(
+        args.project, fmt, _filters(args), integration_id=args.integration
+    )
     partial = out.with_name(out.name + ".partial")
     try:
         with _progress(f"exporting to {out.name}") as progress, partial.open("wb") as handle:

@@ -47,11 +47,9 @@ from urllib.parse import quote
 import orjson
 from aiohttp import web
 
-from engine.bulk.exporter import Export, open_export
-from engine.bulk.importer import BulkImporter
+from engine.bulk.exporter import Export
 from engine.bulk.limits import BulkLimits
 from engine.bulk.links import ExportLinks
-from engine.bulk.query import ExportQuery
 from engine.errors import ValidationError
 from engine.facade import Engine
 from runtime.server.calls import Call, Reply
@@ -91,29 +89,30 @@ async def import_data(call: Call) -> Reply:
             f"importData holds {count} rows; at most {limit} per request",
             details={"rows": count, "maxRows": limit},
         )
-    importer = BulkImporter(
-        call.engine.store,
+    result = await call.engine.import_data(
         _project_of(call),
+        {"workItems": rows.workItems, "users": rows.users, "projects": rows.projects},
         integration_id=_integration_of(call),
         create_project=call.principal.is_service,
         max_errors=call.http.app[LIMITS].max_errors,
-        clock=call.engine.clock,
     )
-    result = await importer.run(rows.workItems, rows.users, rows.projects)
     return Reply(result.to_dict())
 
 
 async def export_data(call: Call) -> Reply:
     body: ExportDataRequest = call.body
     data = body.data or ExportDataData()
-    query = ExportQuery.from_filters(_project_of(call), _integration_of(call), data.filters)
-    export = await open_export(call.engine.store, query, data.exportFormat, now=call.engine.now())
+    export = await call.engine.export_data(
+        _project_of(call), data.exportFormat, data.filters, integration_id=_integration_of(call)
+    )
     limits = call.http.app[LIMITS]
     content = await _read_capped(export, limits.inline_max_bytes, limits.inline_max_rows)
     if content is not None:
         return Reply(_inline(export, data.exportFormat, content))
     links = ExportLinks(call.engine.vault.keys, call.engine.clock)
-    token, expires = links.issue(query, data.exportFormat, export.file_name, limits.link_seconds)
+    token, expires = links.issue(
+        export.query, data.exportFormat, export.file_name, limits.link_seconds
+    )
     name = quote(export.file_name)
     return Reply(
         {
@@ -169,7 +168,10 @@ def _base_url(request: web.Request) -> str:
 async def download(request: web.Request) -> web.StreamResponse:
     engine: Engine = request.app[ENGINE]
     linked = ExportLinks(engine.vault.keys, engine.clock).open(request.query.get("token", ""))
-    export = await open_export(engine.store, linked.query, linked.format)
+    query = linked.query
+    export = await engine.export_data(
+        query.project_id, linked.format, query.filters(), integration_id=query.integration_id
+    )
     async with contextlib.aclosing(export.chunks()) as chunks:
         first = await anext(chunks)  # failures up to here still get the JSON envelope
         response = web.StreamResponse(
