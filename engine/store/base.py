@@ -1,6 +1,6 @@
 """The Store protocol: everything kiro-sync remembers, behind one interface.
 
-Two implementations pass one contract suite (tests/engine/store/test_contract.py):
+Two implementations pass one contract suite (tests/engine/store/test_contract_*.py):
 ``DuckDBStore`` (embedded default, engine/store/duckdb.py) and ``PostgresStore``
 (psycopg 3 async pool, engine/store/postgres.py). ``open_store(url)`` picks one from a URL:
 ``postgresql://...`` or a DuckDB file path (``duckdb:///path`` or a plain path).
@@ -89,7 +89,7 @@ class Integration:
     type: str
     name: str
     config: dict[str, Any] = field(default_factory=dict)
-    credentials: bytes | None = None
+    credentials: bytes | None = field(default=None, repr=False)
     is_active: bool = True
     sync_status: SyncStatus = "idle"
     last_sync_at: datetime | None = None

@@ -116,3 +116,8 @@ async def test_integration_rows_keep_the_seed_defaults(store: SqlStore) -> None:
     assert len(found.id) == 36  # gen_random_uuid() as text
     assert (found.config, found.is_active, found.sync_status) == ({}, True, "idle")
     assert found.created_at is not None and found.updated_at is not None
+
+
+async def test_an_integration_repr_leaves_out_the_credentials(store: SqlStore) -> None:
+    created = await integration(store, credentials=b"\x01ciphertext-bytes")
+    assert "ciphertext" not in repr(created) and "credentials" not in repr(created)
