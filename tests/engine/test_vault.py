@@ -211,3 +211,12 @@ def test_scrub_masks_known_secret_values_in_free_text() -> None:
     scrubbed = scrub(text, secret_values(credentials))
     assert "ghp_abcdefghijklmnop1234" not in scrubbed
     assert "access_token=****1234" in scrubbed and "https://ghe.example/api/v3" in scrubbed
+
+
+def test_a_key_file_being_created_elsewhere_is_never_overwritten(tmp_path: Path) -> None:
+    path = tmp_path / "encryption.key"
+    first, second = parse_keys(generate_key(), "a"), parse_keys(generate_key(), "b")
+    assert write_key_file(path, first, replace=False)
+    assert not write_key_file(path, second, replace=False)  # the other process was first
+    assert Vault.from_env({"KIRO_SYNC_HOME": str(tmp_path)}).keys == first
+    assert [p.name for p in tmp_path.iterdir()] == ["encryption.key"]  # no temp files left
