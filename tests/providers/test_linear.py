@@ -234,6 +234,8 @@ async def test_connect_import_incremental_export_and_webhooks(rig: Rig, sim: Lin
         "Issue", "update", fresh.id, secret=secret, timestamp_ms=now_ms(sim) + 30_000
     )
     assert (await rig.deliver(fine)).status == 200
+    again = await rig.deliver(fine)  # the same Linear-Delivery: stored once
+    assert again.status == 200 and '"duplicate":true' in again.text.replace(" ", "")
 
 
 async def check_fields(rig: Rig, sim: LinearSim) -> None:
