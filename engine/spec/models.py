@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic.config import JsonDict
 
 from engine.registry import (
@@ -334,6 +334,10 @@ class ConnectionTestSpec(StrictModel):
     )
 
 
+# What the writer itself records under steps.<name>; extract names must not shadow them.
+STEP_RESULT_NAMES = frozenset({"response", "skipped", "status"})
+
+
 class WriteStep(StrictModel):
     """One request of a write. Later steps see earlier results as ``steps.<name>``."""
 
@@ -351,6 +355,17 @@ class WriteStep(StrictModel):
         default_factory=list,
         description="Extracted names that must be set; a mapping gives each a failure message.",
     )
+
+    @field_validator("extract")
+    @classmethod
+    def _extract_names_free(cls, extract: dict[str, Template]) -> dict[str, Template]:
+        taken = sorted(set(extract) & STEP_RESULT_NAMES)
+        if taken:
+            raise ValueError(
+                f"extract name {', '.join(map(repr, taken))} is reserved: steps.<name> already "
+                f"holds {', '.join(sorted(STEP_RESULT_NAMES))}"
+            )
+        return extract
 
 
 class WriteSpec(StrictModel):

@@ -364,3 +364,23 @@ def test_error_message_is_one_line_with_a_count(tmp_path: Path, registry: Regist
         load_provider(file, registry)
     assert str(caught.value) == f"{file}:1:1: (top level): field required: title (and 1 more)"
     assert caught.value.render().count("\n") == 1
+
+
+def test_extract_names_may_not_shadow_what_the_writer_records(
+    tmp_path: Path, registry: Registry
+) -> None:
+    text = MINIMAL + dedent(
+        """\
+        writes:
+          work_item:
+            update:
+              steps:
+                - name: current
+                  request: {path: /items/x}
+                  extract: {status: "{{ response.state }}"}
+        """
+    )
+    [problem] = problems_of(tmp_path, text, registry)
+    assert problem.startswith("25:11: "), problem
+    assert "writes.work_item.update.steps[0].extract" in problem
+    assert "extract name 'status' is reserved" in problem
