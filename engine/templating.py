@@ -26,6 +26,7 @@ from jinja2 import TemplateError as JinjaTemplateError
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from engine.errors import TemplateError
+from engine.templating_fast import Slow, fast_renderer
 
 _SINGLE_EXPRESSION = re.compile(r"^\s*\{\{(?P<expr>(?:(?!\}\}|\{\{|\{%).)*)\}\}\s*$", re.S)
 
@@ -105,18 +106,33 @@ DEFAULT_FILTERS: dict[str, Callable[..., Any]] = {
 
 
 class CompiledTemplate:
-    """One compiled template; ``render(context)`` returns a typed value or a string."""
+    """One compiled template; ``render(context)`` returns a typed value or a string.
 
-    __slots__ = ("_render", "names", "source")
+    ``fast``, when the template is simple enough (engine.templating_fast), renders it with
+    plain Python lookups; whatever it cannot decide (a missing key, an unusual type) is
+    rendered by Jinja2, so results and errors are Jinja2's either way.
+    """
+
+    __slots__ = ("_render", "fast", "names", "source")
 
     def __init__(
-        self, source: str, render: Callable[[Mapping[str, Any]], Any], names: frozenset[str]
+        self,
+        source: str,
+        render: Callable[[Mapping[str, Any]], Any],
+        names: frozenset[str],
+        fast: Callable[[Mapping[str, Any]], Any] | None = None,
     ):
         self.source = source
         self._render = render
         self.names = names
+        self.fast = fast
 
     def render(self, context: Mapping[str, Any], where: str = "") -> Any:
+        if self.fast is not None:
+            try:
+                return self.fast(context)
+            except Exception:
+                pass  # not decided here: Jinja2 renders it below
         try:
             return self._render(context)
         except JinjaTemplateError as exc:
@@ -140,6 +156,18 @@ def _defined(value: Any) -> Any:
     if isinstance(value, Undefined):
         value._fail_with_undefined_error()
     return value
+
+
+def _typed(fast: Callable[[Mapping[str, Any]], Any]) -> Callable[[Mapping[str, Any]], Any]:
+    """A single expression's fast renderer; an Undefined value is left to Jinja2."""
+
+    def render(context: Mapping[str, Any]) -> Any:
+        value = fast(context)
+        if isinstance(value, Undefined):
+            raise Slow
+        return value
+
+    return render
 
 
 def _one_line(text: str) -> str:
@@ -179,13 +207,18 @@ class Templates:
         try:
             names = frozenset(meta.find_undeclared_variables(self.env.parse(source)))
             match = _SINGLE_EXPRESSION.match(source)
+            fast = fast_renderer(self.env, source, single=match is not None)
             if match:
                 expression = self.env.compile_expression(match["expr"], undefined_to_none=False)
-                return CompiledTemplate(source, lambda ctx: _defined(expression(**ctx)), names)
+                if fast is not None:
+                    fast = _typed(fast)
+                return CompiledTemplate(
+                    source, lambda ctx: _defined(expression(**ctx)), names, fast
+                )
             template = self.env.from_string(source)
         except JinjaTemplateError as exc:
             raise TemplateProblem(f"invalid template {source!r}: {exc}") from None
-        return CompiledTemplate(source, lambda ctx: template.render(**ctx), names)
+        return CompiledTemplate(source, lambda ctx: template.render(**ctx), names, fast)
 
     def render(self, source: Any, context: Mapping[str, Any], where: str = "") -> Any:
         """Render a template string; non-strings are returned as they are."""

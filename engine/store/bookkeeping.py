@@ -29,18 +29,18 @@ class BookkeepingQueries(SqlCore):
 
     async def _write_rows(self, s: Session, batch: Batch) -> None:
         now = self.now()
-        await s.upsert(t.USERS, [t.USERS.encode(normalize_user(u)) for u in batch.users])
-        await s.upsert(
-            t.WORK_ITEMS, [t.WORK_ITEMS.encode(_stamped(w, now)) for w in batch.work_items]
-        )
-        await s.upsert(t.COMMENTS, [t.COMMENTS.encode(_stamped(c, now)) for c in batch.comments])
+        await s.upsert(t.USERS, t.USERS.encode_columns([normalize_user(u) for u in batch.users]))
+        work_items = [_stamped(w, now) for w in batch.work_items]
+        await s.upsert(t.WORK_ITEMS, t.WORK_ITEMS.encode_columns(work_items))
+        comments = [_stamped(c, now) for c in batch.comments]
+        await s.upsert(t.COMMENTS, t.COMMENTS.encode_columns(comments))
         await self._unlink(s, batch.unlink)
         await self._write_links(s, [_synced(link, now) for link in batch.links])
         conflicts = [_created(c, now) for c in batch.conflicts]
-        await s.upsert(t.CONFLICTS, [t.CONFLICTS.encode(c) for c in conflicts])
+        await s.upsert(t.CONFLICTS, t.CONFLICTS.encode_columns(conflicts))
 
     async def _write_cursors(self, s: Session, cursors: Sequence[Cursor]) -> None:
-        await s.upsert(t.CURSORS, [t.CURSORS.encode(c) for c in cursors])
+        await s.upsert(t.CURSORS, t.CURSORS.encode_columns(cursors))
 
     async def _unlink(self, s: Session, unlink: Iterable[tuple[str, Entity, str]]) -> None:
         groups: dict[tuple[str, str], list[str]] = defaultdict(list)
@@ -56,28 +56,11 @@ class BookkeepingQueries(SqlCore):
     async def _write_links(self, s: Session, links: list[ExternalLink]) -> None:
         """Store links; a link replaces any other link of the same Kiro or external id.
 
-        Links of a batch's Kiro ids that point at another external id are deleted first (the
-        external item was recreated); the upsert by external id then replaces the rest.
+        The upsert goes by external id and, through the table's second unique key, deletes
+        the link a batch's Kiro id had to another external id (the external item was
+        recreated).
         """
-        latest = _one_per_side(links)
-        groups: dict[tuple[str, str], list[ExternalLink]] = defaultdict(list)
-        for link in latest:
-            groups[(link.integration_id, link.entity)].append(link)
-        text_list = self.dialect.types["list"]
-        for (integration_id, entity), group in groups.items():
-            await s.execute(
-                "DELETE FROM external_links AS l USING (SELECT "
-                f"UNNEST(%s::{text_list}) AS kiro_id, UNNEST(%s::{text_list}) AS external_id) AS b "
-                "WHERE l.integration_id = %s AND l.entity = %s "
-                "AND l.kiro_id = b.kiro_id AND l.external_id <> b.external_id",
-                (
-                    [g.kiro_id for g in group],
-                    [g.external_id for g in group],
-                    integration_id,
-                    entity,
-                ),
-            )
-        await s.upsert(t.LINKS, [t.LINKS.encode(link) for link in latest])
+        await s.upsert(t.LINKS, t.LINKS.encode_columns(_one_per_side(links)))
 
     async def get_links(
         self, integration_id: str, entity: Entity, external_ids: Sequence[str]

@@ -32,11 +32,12 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import duckdb
+import pyarrow as pa
 
 from engine.errors import StoreError
 from engine.store.sql import ConstraintKind, Dialect, dedupe, store_error
 from engine.store.sqlstore import SqlStore
-from engine.store.tables import Table, decode_json
+from engine.store.tables import Kind, Table, decode_json
 
 R = TypeVar("R")
 
@@ -164,9 +165,9 @@ class DuckDBSession:
     async def fetchone(self, sql: str, params: Sequence[Any] = ()) -> tuple[Any, ...] | None:
         return await self._store.call(_fetchone, self._conn, _qmarks(sql), list(params))
 
-    async def upsert(self, table: Table, rows: Sequence[tuple[Any, ...]]) -> None:
-        if rows:
-            await self._store.call(_replace_rows, self._conn, table, dedupe(table, rows))
+    async def upsert(self, table: Table, columns: Sequence[list[Any]]) -> None:
+        if columns and columns[0]:
+            await self._store.call(_replace_rows, self._conn, table, dedupe(table, columns))
 
 
 def _execute(conn: duckdb.DuckDBPyConnection, sql: str, params: list[Any]) -> None:
@@ -190,71 +191,78 @@ def _qmarks(sql: str) -> str:
     return sql.replace("%s", "?")
 
 
-def _replace_rows(
-    conn: duckdb.DuckDBPyConnection, table: Table, rows: list[tuple[Any, ...]]
-) -> None:
-    """Delete the rows' keys, insert the rows; stored insert-only values win."""
-    keys = [[row[table.columns.index(k)] for row in rows] for k in table.key]
+def _replace_rows(conn: duckdb.DuckDBPyConnection, table: Table, columns: list[list[Any]]) -> None:
+    """Stage the rows as an Arrow table; delete the stored rows they replace; insert them.
+
+    Stored insert-only values win: the delete returns them and the insert keeps them.
+    """
+    conn.register(_STAGE, staged(table, columns))
+    for unique in table.unique:
+        conn.execute(_delete_sql(table, unique))
     if table.insert_only:
-        rows = _keep_insert_only(conn, table, rows, keys)
-    delete_sql, insert_sql = _replace_sql(table)
-    conn.execute(delete_sql, keys)
-    conn.execute(insert_sql, [list(values) for values in zip(*rows, strict=True)])
+        kept = conn.execute(_delete_sql(table, table.key, returning=True)).fetchall()
+        if kept:
+            conn.register(_STAGE, staged(table, _keep_stored(table, columns, kept)))
+    else:
+        conn.execute(_delete_sql(table, table.key))
+    conn.execute(_insert_sql(table))
+    conn.unregister(_STAGE)  # after a failure the transaction's rollback drops it
 
 
-def _keep_insert_only(
-    conn: duckdb.DuckDBPyConnection,
-    table: Table,
-    rows: list[tuple[Any, ...]],
-    keys: list[list[Any]],
-) -> list[tuple[Any, ...]]:
-    key_at = [table.columns.index(k) for k in table.key]
-    kept_at = [table.columns.index(c) for c in table.insert_only]
-    stored = {
-        tuple(found[: len(key_at)]): found[len(key_at) :]
-        for found in conn.execute(_stored_sql(table), keys).fetchall()
-    }
-    if not stored:
-        return rows
-    merged = []
-    for row in rows:
-        old = stored.get(tuple(row[p] for p in key_at))
-        if old is None:
-            merged.append(row)
-            continue
-        values = list(row)
-        for position, value in zip(kept_at, old, strict=True):
-            values[position] = value
-        merged.append(tuple(values))
+_STAGE = "kiro_sync_stage"
+_ARROW_TYPES: dict[Kind, Callable[[], pa.DataType]] = {
+    "text": pa.string,
+    "int": pa.int64,
+    "bool": pa.bool_,
+    "ts": lambda: pa.timestamp("us", tz="UTC"),
+    "json": pa.string,
+    "list": lambda: pa.list_(pa.string()),
+    "bytes": pa.binary,
+}
+
+
+def staged(table: Table, columns: list[list[Any]]) -> pa.Table:
+    """Encoded columns as an Arrow table DuckDB reads in bulk (no per-value round trips)."""
+    arrays = [
+        pa.array(values, type=_ARROW_TYPES[kind]())
+        for values, kind in zip(columns, table.kinds, strict=True)
+    ]
+    return pa.Table.from_arrays(arrays, names=list(table.columns))
+
+
+def _keep_stored(
+    table: Table, columns: list[list[Any]], kept: list[tuple[Any, ...]]
+) -> list[list[Any]]:
+    """``columns`` with the insert-only values of the rows found stored (``kept``)."""
+    width = len(table.key)
+    stored = {tuple(found[:width]): found[width:] for found in kept}
+    keys = list(zip(*(columns[table.columns.index(k)] for k in table.key), strict=True))
+    merged = list(columns)
+    for offset, name in enumerate(table.insert_only):
+        at = table.columns.index(name)
+        column = list(columns[at])
+        for row, key in enumerate(keys):
+            old = stored.get(key)
+            if old is not None:
+                column[row] = old[offset]
+        merged[at] = column
     return merged
 
 
-def _keys_relation(table: Table) -> str:
-    """The batch's keys as a relation ``b`` with the key columns' names."""
-    columns = ", ".join(f"UNNEST(?::{DIALECT.types[table.kind(k)]}[]) AS {k}" for k in table.key)
-    return f"(SELECT {columns}) AS b"
-
-
-def _key_match(table: Table) -> str:
-    return " AND ".join(f"t.{k} = b.{k}" for k in table.key)
+@functools.lru_cache(maxsize=64)
+def _delete_sql(table: Table, key: tuple[str, ...], returning: bool = False) -> str:
+    match = " AND ".join(f"t.{k} = b.{k}" for k in key)
+    sql = f"DELETE FROM {table.name} AS t USING {_STAGE} AS b WHERE {match}"
+    if returning:
+        sql += " RETURNING " + ", ".join(f"t.{c}" for c in (*table.key, *table.insert_only))
+    return sql
 
 
 @functools.lru_cache(maxsize=64)
-def _stored_sql(table: Table) -> str:
-    wanted = ", ".join(f"t.{c}" for c in (*table.key, *table.insert_only))
-    relation = _keys_relation(table)
-    return f"SELECT {wanted} FROM {table.name} AS t JOIN {relation} ON {_key_match(table)}"
-
-
-@functools.lru_cache(maxsize=64)
-def _replace_sql(table: Table) -> tuple[str, str]:
-    names = [*table.columns, *table.touch]
-    values = [f"UNNEST(?::{DIALECT.types[k]}[])" for k in table.kinds]
-    values += ["now()"] * len(table.touch)
-    return (
-        f"DELETE FROM {table.name} AS t USING {_keys_relation(table)} WHERE {_key_match(table)}",
-        f"INSERT INTO {table.name} ({', '.join(names)}) SELECT {', '.join(values)}",
-    )
+def _insert_sql(table: Table) -> str:
+    names = ", ".join((*table.columns, *table.touch))
+    values = ", ".join((*table.columns, *["now()"] * len(table.touch)))
+    return f"INSERT INTO {table.name} ({names}) SELECT {values} FROM {_STAGE}"
 
 
 def translate(exc: duckdb.Error) -> StoreError:

@@ -160,15 +160,17 @@ class PostgresSession:
         except psycopg.Error as exc:
             raise translate(exc) from None
 
-    async def upsert(self, table: Table, rows: Sequence[tuple[Any, ...]]) -> None:
+    async def upsert(self, table: Table, columns: Sequence[list[Any]]) -> None:
         """COPY the rows into the staging table, then one INSERT ... ON CONFLICT."""
-        if not rows:
+        if not columns or not columns[0]:
             return
         copy_sql, insert_sql, clear_sql = _upsert_sql(table)
         try:
             async with self._conn.cursor().copy(copy_sql) as copy:
-                for row in dedupe(table, rows):
+                for row in zip(*dedupe(table, columns), strict=True):
                     await copy.write_row(row)
+            for unique in table.unique:
+                await self._conn.execute(_replaced_sql(table, unique))
             await self._conn.execute(insert_sql)
             await self._conn.execute(clear_sql)
         except psycopg.Error as exc:
@@ -189,6 +191,17 @@ def _upsert_sql(table: Table) -> tuple[str, str, str]:
         f"INSERT INTO {table.name} ({columns}{touch}) SELECT {columns}{now} FROM {_stage(table)} "
         + conflict_clause(table),
         f"DELETE FROM {_stage(table)}",
+    )
+
+
+@functools.lru_cache(maxsize=64)
+def _replaced_sql(table: Table, unique: tuple[str, ...]) -> str:
+    """Delete stored rows sharing a staged row's other unique key but not its key (a join
+    on the unique index, one probe per staged row)."""
+    match = " AND ".join(f"t.{c} = b.{c}" for c in unique)
+    same = " AND ".join(f"t.{c} = b.{c}" for c in table.key)
+    return (
+        f"DELETE FROM {table.name} AS t USING {_stage(table)} AS b WHERE {match} AND NOT ({same})"
     )
 
 

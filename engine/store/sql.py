@@ -52,8 +52,9 @@ class Session(Protocol):
 
     async def fetchone(self, sql: str, params: Sequence[Any] = ()) -> tuple[Any, ...] | None: ...
 
-    async def upsert(self, table: Table, rows: Sequence[tuple[Any, ...]]) -> None:
-        """Insert-or-update encoded rows (``Table.encode``) by the table's key, in bulk."""
+    async def upsert(self, table: Table, columns: Sequence[list[Any]]) -> None:
+        """Insert-or-update encoded rows by the table's key, in bulk; the rows come column
+        by column (``Table.encode_columns``: one list per column, all of one length)."""
 
 
 def store_error(backend: Backend, message: str, constraint: ConstraintKind | None) -> StoreError:
@@ -71,10 +72,12 @@ def conflict_clause(table: Table) -> str:
     return f"ON CONFLICT ({key}) DO UPDATE SET {', '.join(sets)}"
 
 
-def dedupe(table: Table, rows: Sequence[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
-    """One row per key, the last one winning (one statement cannot update a row twice)."""
-    positions = [table.columns.index(k) for k in table.key]
-    latest: dict[tuple[Any, ...], tuple[Any, ...]] = {}
-    for row in rows:
-        latest[tuple(row[p] for p in positions)] = row
-    return list(latest.values())
+def dedupe(table: Table, columns: Sequence[list[Any]]) -> list[list[Any]]:
+    """One row per key, the last one winning (one statement cannot update a row twice);
+    the rows stay in the order each key first appears. Columns in, columns out."""
+    keys = list(zip(*(columns[table.columns.index(k)] for k in table.key), strict=True))
+    latest = {key: position for position, key in enumerate(keys)}
+    if len(latest) == len(keys):
+        return list(columns)
+    kept = list(latest.values())
+    return [[column[p] for p in kept] for column in columns]

@@ -14,6 +14,7 @@ import typing
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from operator import attrgetter
 from typing import Any, Literal
 
 import orjson
@@ -75,11 +76,28 @@ def _encode(kind: Kind, value: Any) -> Any:
     return value
 
 
+def _encode_column(kind: Kind, values: list[Any]) -> list[Any]:
+    """``_encode`` over a whole column, skipping values already in stored form."""
+    if kind == "json":
+        return [encode_json(v) for v in values]
+    if kind == "ts":
+        return [v if v is None or v.tzinfo is UTC else to_utc(v) for v in values]
+    if kind == "list":
+        return [v if v is None or _all_text(v) else _encode(kind, v) for v in values]
+    return values
+
+
+def _all_text(values: Any) -> bool:
+    return type(values) is list and all(type(v) is str for v in values)
+
+
 @dataclass(frozen=True)
 class Table:
     """A stored dataclass: its table name, columns with kinds, key and insert-only columns.
 
     ``touch`` names database-only timestamp columns set to the current time on every write.
+    ``unique`` lists the table's other unique keys: a row written in bulk replaces the stored
+    rows that share any of them (a link moved to another external id replaces the old one).
     """
 
     name: str
@@ -87,6 +105,7 @@ class Table:
     key: tuple[str, ...]
     insert_only: tuple[str, ...] = ()
     touch: tuple[str, ...] = ()
+    unique: tuple[tuple[str, ...], ...] = ()
     columns: tuple[str, ...] = ()
     kinds: tuple[Kind, ...] = ()
 
@@ -114,6 +133,13 @@ class Table:
         return tuple(
             _encode(k, getattr(row, c)) for c, k in zip(self.columns, self.kinds, strict=True)
         )
+
+    def encode_columns(self, rows: Sequence[Any]) -> list[list[Any]]:
+        """The rows' values column by column (one list per column, ``encode``'s values)."""
+        return [
+            _encode_column(k, list(map(attrgetter(c), rows)))
+            for c, k in zip(self.columns, self.kinds, strict=True)
+        ]
 
     def encode_value(self, column: str, value: Any) -> Any:
         return _encode(self.kind(column), value)
@@ -151,7 +177,12 @@ USERS = Table.of("users", base.User, ["id"])
 WORK_ITEMS = Table.of("work_items", base.WorkItem, ["id"], insert_only=("created_at",))
 COMMENTS = Table.of("comments", base.Comment, ["id"], insert_only=("created_at",))
 INTEGRATIONS = Table.of("integrations", base.Integration, ["id"])
-LINKS = Table.of("external_links", base.ExternalLink, ["integration_id", "entity", "external_id"])
+LINKS = Table.of(
+    "external_links",
+    base.ExternalLink,
+    ["integration_id", "entity", "external_id"],
+    unique=(("integration_id", "entity", "kiro_id"),),
+)
 CURSORS = Table.of(
     "sync_cursors", base.Cursor, ["integration_id", "stream", "partition"], touch=("updated_at",)
 )
