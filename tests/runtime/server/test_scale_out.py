@@ -30,6 +30,7 @@ async def node(
     """``await node(name)``: a server with its own engine and store on the shared schema."""
     vault = Vault.from_env({}, tmp_path)  # every node holds the same key
     engines: list[Engine] = []
+    servers: list[Api] = []
 
     async def start(name: str) -> Api:
         store = PostgresStore(postgres_url(), schema=postgres_schema)
@@ -38,9 +39,12 @@ async def node(
         await engine.register_provider_types()
         engines.append(engine)
         app = create_app(base_settings(tmp_path / name), engine=engine)
-        return Api(await aiohttp_client(app), secrets_seen)
+        servers.append(Api(await aiohttp_client(app), secrets_seen))
+        return servers[-1]
 
     yield start
+    for server in servers:  # workers and runs stop before their stores close
+        await server.client.close()
     for engine in engines:
         await engine.close(timeout=5)
         await engine.store.close()
