@@ -12,8 +12,11 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+
+import pytest
 
 from runtime.auth import load_or_create_secret, mint_token
 from runtime.cli import main
@@ -28,10 +31,23 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+@pytest.fixture
+def processes() -> Iterator[list[subprocess.Popen[bytes]]]:
+    """Every server a test starts; one a failing test left running is killed here."""
+    started: list[subprocess.Popen[bytes]] = []
+    yield started
+    for process in started:
+        if process.poll() is None:
+            process.kill()
+            process.wait(10)
+
+
 class Server:
     """One ``kiro-sync serve`` process in ``cwd`` with nothing configured but the port."""
 
-    def __init__(self, cwd: Path, port: int, **env: str) -> None:
+    def __init__(
+        self, cwd: Path, port: int, started: list[subprocess.Popen[bytes]], **env: str
+    ) -> None:
         clean = {k: v for k, v in os.environ.items() if not k.startswith(("KIRO_SYNC", "SUPA"))}
         clean.pop("ENCRYPTION_KEY", None)
         self.url = f"http://127.0.0.1:{port}"
@@ -42,6 +58,7 @@ class Server:
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
         )
+        started.append(self.process)
         self._wait_ready()
 
     def _wait_ready(self, timeout: float = 30.0) -> None:
@@ -77,11 +94,11 @@ class Server:
 
 
 def test_serve_keeps_data_and_stops_gracefully(
-    tmp_path: Path, github_sim, github_url: str, secrets_seen, monkeypatch, capsys
+    tmp_path: Path, github_sim, github_url: str, secrets_seen, monkeypatch, capsys, processes
 ) -> None:
     github_sim.inject_delay(0.3, times=5, path=f"/repos/{REPO}/issues")  # a sync that takes a while
     port = free_port()
-    server = Server(tmp_path, port, KIRO_SYNC_SHUTDOWN_TIMEOUT="10")
+    server = Server(tmp_path, port, processes, KIRO_SYNC_SHUTDOWN_TIMEOUT="10")
     home = tmp_path / ".kiro-sync"
     made = {p.name for p in home.iterdir()}
     assert {"encryption.key", "jwt.secret", "kiro-sync.duckdb"} <= made
@@ -119,7 +136,7 @@ def test_serve_keeps_data_and_stops_gracefully(
     assert any(line["msg"] == "sync finished" for line in lines)
     assert TOKEN not in log and token not in log
 
-    again = Server(tmp_path, port)  # the same data directory
+    again = Server(tmp_path, port, processes)  # the same data directory
     status, answer = again.call(
         token, {"action": "get-sync-status", "integrationId": integration_id}
     )
