@@ -25,7 +25,7 @@ import logging
 import secrets
 import uuid
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
@@ -297,7 +297,7 @@ class WebhookSetup:
     """
 
     url: str
-    secret: str | None
+    secret: str | None = field(repr=False)
     events: list[str]
     registered: bool = False
 

@@ -416,3 +416,11 @@ async def test_update_config_validates_and_notifies(
     ]
     with pytest.raises(NotFoundError):
         await engine.disconnect("no-such-integration")
+
+
+def test_webhook_setup_repr_hides_the_secret() -> None:
+    from engine.connect import WebhookSetup
+
+    setup = WebhookSetup(url="http://x/webhooks/1", secret="whsec-do-not-print", events=["issues"])
+    assert "whsec-do-not-print" not in repr(setup)
+    assert setup.secret == "whsec-do-not-print"
