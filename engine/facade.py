@@ -424,6 +424,10 @@ class Engine:
         """How many deliveries wait to be processed (the queue-depth metric)."""
         return await self.store.webhook_backlog()
 
+    async def ping(self) -> bool:
+        """Whether the store answers (readiness)."""
+        return await self.store.ping()
+
     # --- projects and members ------------------------------------------------------------
     async def ensure_project(self, project_id: str, name: str = "") -> None:
         """Mirror a Kiro project (the Kiro backend owns projects); no-op when it exists."""

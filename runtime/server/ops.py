@@ -21,7 +21,7 @@ async def healthz(request: web.Request) -> web.Response:
 
 async def readyz(request: web.Request) -> web.Response:
     try:
-        ready = await request.app[ENGINE].store.ping()
+        ready = await request.app[ENGINE].ping()
     except Exception as exc:
         log.warning("store not reachable", extra={"error_class": error_class(exc)})
         ready = False
