@@ -14,8 +14,8 @@
   (``transition_id: "no transition to status '{{ item.status }}'"``).
 
 A provider's 4xx to a write (other than auth and rate limits) is about this record: it
-becomes RecordError, so the run goes on and ends partial. The spec's ``id``, ``key``, ``url``
-and ``updated_at`` templates then describe the written item; they see ``steps`` and
+becomes RecordError, so the run goes on and ends partial. The spec's ``id``, ``key``, ``url``,
+``updated_at`` and ``record`` templates then describe the written item; they see ``steps`` and
 ``response`` (the last answer) and yield None when they find nothing.
 """
 
@@ -43,6 +43,7 @@ class WriteResult:
     updated_at: Any = None
     steps: dict[str, dict[str, Any]] = field(default_factory=dict)
     raw: Any = None  # the answer to the last step that ran
+    record: Any = None  # the written item as its stream reads it (WriteSpec.record)
 
 
 class Writer:
@@ -168,4 +169,5 @@ class Writer:
             updated_at=value(spec.updated_at, "updated_at"),
             steps=context["steps"],
             raw=last,
+            record=value(spec.record, "record"),
         )

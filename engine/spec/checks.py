@@ -11,7 +11,7 @@ checked against the names its place offers (``engine.spec.models.PLACES``):
     test_connection.request                         test_connection
     test_connection.success_when                    test_connection.success
     writes.*.*.steps[*] (request, when)             write
-    writes.*.*.steps[*].extract, writes.*.*.{id,key,url,updated_at}   write.extract
+    writes.*.*.steps[*].extract, writes.*.*.{id,key,url,updated_at,record}   write.extract
     webhooks (signature, handshakes, replay_timestamp, delivery_id, event_type)  webhook
     webhooks.batch, webhooks.events[*]              webhook.event (routed from stored deliveries)
     webhooks.register.{create,delete}               like writes
@@ -39,7 +39,7 @@ from engine.spec.yamlsource import Anchor, KeyPath
 from engine.templating import TemplateProblem, Templates
 
 WRITE_ENTITIES = ("comment", "project", "user", "work_item")
-_WRITE_RESULT = ("id", "key", "url", "updated_at")
+_WRITE_RESULT = ("id", "key", "url", "updated_at", "record")
 _WEBHOOK_TEMPLATES = ("replay_timestamp", "delivery_id", "event_type")
 
 

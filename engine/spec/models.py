@@ -382,6 +382,13 @@ class WriteSpec(StrictModel):
     updated_at: Template | None = Field(
         default=None, description="Remote updated time of the written item."
     )
+    record: Template | None = Field(
+        default=None,
+        description=(
+            "The written item as its stream's records look (e.g. the created comment), so "
+            "the link snapshot holds what the provider now holds."
+        ),
+    )
 
 
 class WebhookEventSpec(StrictModel):

@@ -53,6 +53,7 @@ from engine.mapping.loader import load_mapping
 from engine.provider import Provider
 from engine.registry import Registry
 from engine.store.base import Integration, Store, SyncLog, SyncRun
+from engine.sync.comment_export import CommentExporter
 from engine.sync.context import SyncContext
 from engine.sync.exporter import Exporter
 from engine.sync.importer import Importer
@@ -248,6 +249,7 @@ class SyncService:
                     await reporter.report("export", stream)
 
                 await Exporter(ctx, conn, counts, started, on_export).run()
+                await CommentExporter(ctx, conn, counts, started, on_export).run()
 
     async def _finish(
         self,

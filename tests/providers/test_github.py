@@ -411,3 +411,4 @@ async def test_a_comment_is_written_to_its_issue(sim: GitHubSim, aiohttp_server:
     assert (
         written.url == f"https://github.com/{REPO}/issues/{issue.number}#issuecomment-{comment.id}"
     )
+    assert (written.record["id"], written.record["user"]["login"]) == (comment.id, sim.login)

@@ -416,3 +416,4 @@ async def test_a_comment_is_written_in_adf(sim: JiraSim, aiohttp_server: Any) ->
     comment = sim.comments[only(sim.issue(issue.key).comments)]
     assert comment.body == adf_doc(text)
     assert written.id == comment.id
+    assert (written.record["id"], written.record["body"]) == (comment.id, adf_doc(text))

@@ -399,3 +399,4 @@ async def test_a_comment_is_written_to_its_issue(sim: LinearSim, aiohttp_server:
     comment = only(c for c in sim.comments.values() if c.issue_id == issue.id)
     assert (comment.body, written.id) == ("Looks **good**", comment.id)
     assert written.updated_at == iso_ms(comment.updated_at)
+    assert (written.record["issueId"], written.record["body"]) == (issue.id, "Looks **good**")

@@ -397,6 +397,7 @@ class GitHubSim(BaseSim):
         app.router.add_get(repo + "/issues/{number:\\d+}", self._h_get_issue)
         app.router.add_patch(repo + "/issues/{number:\\d+}", self._h_update_issue)
         app.router.add_post(repo + "/issues/{number:\\d+}/comments", self._h_create_comment)
+        app.router.add_patch(repo + "/issues/comments/{comment_id:\\d+}", self._h_update_comment)
         app.router.add_get(repo + "/hooks", self._h_list_hooks)
         app.router.add_post(repo + "/hooks", self._h_create_hook)
         app.router.add_delete(repo + "/hooks/{hook_id:\\d+}", self._h_delete_hook)
@@ -788,6 +789,20 @@ class GitHubSim(BaseSim):
         comment = self.add_comment(r.full_name, number, str(body["body"]), request[PRINCIPAL])
         location = f"{self.api_url}/repos/{r.full_name}/issues/comments/{comment.id}"
         return raw_json_response(self._comment_bytes(r, comment), 201, {"Location": location})
+
+    async def _h_update_comment(self, request: web.Request) -> web.StreamResponse:
+        """https://docs.github.com/rest/issues/comments#update-an-issue-comment"""
+        r = self._find_repo(request)
+        comment_id = int(request.match_info["comment_id"])
+        if r is None or comment_id not in r.comments:
+            return gh_error(404, "Not Found")
+        body = await _json_object(request)
+        if isinstance(body, web.Response):
+            return body
+        if not body.get("body"):
+            return gh_error(422, 'Invalid request.\n\n"body" wasn\'t supplied.')
+        comment = self.edit_comment(r.full_name, comment_id, str(body["body"]))
+        return raw_json_response(self._comment_bytes(r, comment), 200)
 
     # ---- handlers: hooks -------------------------------------------------------------------------
     async def _h_list_hooks(self, request: web.Request) -> web.StreamResponse:
