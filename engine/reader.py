@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any
 from engine.errors import ConfigError, KiroSyncError, PaginationLoopError
 from engine.jsonpath import compile_path
 from engine.pagination import Paginator
+from engine.provider import truthy
 from engine.spec.models import CursorSpec, StreamSpec
 from engine.templating import DEFAULT_FILTERS
 
@@ -287,11 +288,15 @@ class StreamReader:
     ) -> list[Any]:
         if spec.record_filter is None:
             return records
-        where = f"streams.{name}.record_filter"
-        condition = self.provider.condition
-        return [
-            r for r in records if condition(spec.record_filter, {**context, "record": r}, where)
-        ]
+        where = f"{self.provider.name}: streams.{name}.record_filter"
+        template = self.provider.templates.compile(spec.record_filter)
+        scope = dict(context)  # one dict for the page: a render keeps no reference to it
+        kept = []
+        for record in records:
+            scope["record"] = record
+            if truthy(template.render(scope, where)):
+                kept.append(record)
+        return kept
 
     def _loop_error(
         self, exc: PaginationLoopError, request: OutgoingRequest, name: str
@@ -400,13 +405,41 @@ def max_cursor(spec: CursorSpec | StreamSpec, records: list[Any]) -> Any:
     if cursor is None:
         return None
     path = compile_path(cursor.field)
+    values = [path.first(record) for record in records]
+    latest = _latest_date(values)
+    if latest is not _NOT_DATES:
+        return latest
     best: Any = None
     best_key: tuple[int, Any] | None = None
-    for record in records:
-        value = path.first(record)
+    for value in values:
         if value is None or value == "":
             continue
         key = _sort_key(value)
         if best_key is None or key > best_key:
             best, best_key = value, key
+    return best
+
+
+_NOT_DATES = object()
+
+
+def _latest_date(values: list[Any]) -> Any:
+    """The latest of ``values`` when every one is ISO date text (the usual cursor), compared
+    as instants like ``_sort_key`` does, without its number and Decimal detours; otherwise
+    ``_NOT_DATES``. Empty values are left out, as there."""
+    best: Any = None
+    best_moment: datetime | None = None
+    for value in values:
+        if value is None or value == "":
+            continue
+        if type(value) is not str or "-" not in value.strip()[1:]:
+            return _NOT_DATES
+        try:
+            moment = datetime.fromisoformat(value)
+        except ValueError:
+            return _NOT_DATES
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=UTC)
+        if best_moment is None or moment > best_moment:
+            best, best_moment = value, moment
     return best

@@ -36,6 +36,13 @@ class TemplateProblem(ValueError):
 
 
 def _to_datetime(value: Any) -> datetime | None:
+    if type(value) is str:
+        try:  # the usual ISO 8601 text ("2025-03-01T10:00:00Z"), parsed as it is
+            parsed = datetime.fromisoformat(value)
+        except ValueError:
+            pass
+        else:
+            return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
     if value is None or value == "":
         return None
     if isinstance(value, datetime):

@@ -100,10 +100,13 @@ def _joined(parts: list[Getter | str]) -> Getter:
     if len(parts) == 1 and not isinstance(parts[0], str):
         only = parts[0]
         return lambda ctx: str(only(ctx))
+    first, between, last = parts if len(parts) == 3 else (None, None, None)
+    if callable(first) and isinstance(between, str) and callable(last):  # "{{ a }}#{{ b }}"
+        return lambda ctx: f"{first(ctx)!s}{between}{last(ctx)!s}"
     steps = [(p, None) if isinstance(p, str) else ("", p) for p in parts]
 
     def render(ctx: Mapping[str, Any]) -> str:
-        return "".join(text if get is None else str(get(ctx)) for text, get in steps)
+        return "".join([text if get is None else str(get(ctx)) for text, get in steps])
 
     return render
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from engine.jsonpath import JsonPath, JsonPathProblem, compile_path
-from engine.mapping.fields import KiroField, canonical, coerce, resolve_field
+from engine.mapping.fields import KiroField, canonical, coercer, resolve_field
 from engine.mapping.filters import MAPPING_FILTERS
 from engine.mapping.sources import Source
 from engine.mapping.spec import MAPPING_PLACES, FieldSpec, MappingSpec, StreamMapping, UserSpec
@@ -85,6 +85,9 @@ class CompiledField:
         self._out_map = _inverse(spec.values or {}) | dict(spec.outbound_values or {})
         self._lossy = bool(spec.values or spec.outbound_values or spec.outbound_default is not None)
         self.where = where
+        self._coerce = coercer(kiro.kind)
+        self._listy = spec.list or kiro.kind == "tags"
+        self._default = spec.default
 
     @property
     def inbound(self) -> bool:
@@ -94,15 +97,29 @@ class CompiledField:
     def outbound(self) -> bool:
         return self.spec.direction != "inbound_only"
 
+    def read_in(self, root: Any, record: Any, context: dict[str, Any]) -> Any:
+        """The field's Kiro value from a record whose field root is ``root`` (a ``UserRef``
+        or None for user fields)."""
+        raw = self.read.get(root, context) if self.read is not None else None
+        if self.user is None:
+            return self.to_kiro(raw)
+        if isinstance(raw, list):  # several assignees: Kiro has one, the first wins
+            raw = raw[0] if raw else None
+        return self.user.ref(raw, record, context["config"])
+
     def to_kiro(self, raw: Any) -> Any:
         """A provider value (after reading) as the Kiro value (users stay UserRefs)."""
         if self.kiro.kind == "user":
             return raw
-        if isinstance(raw, list) and (self.spec.list or self.kiro.kind == "tags"):
+        if isinstance(raw, list) and self._listy:
             value: Any = [self._in_one(item, keep=True) for item in raw]
-        else:
+        elif raw is None:
+            value = self._default
+        elif self._in_map:
             value = self._in_one(raw, keep=False)
-        return coerce(self.kiro, value)
+        else:
+            value = raw
+        return self._coerce(self.kiro, value)
 
     def to_external(self, value: Any) -> Any:
         """A Kiro value (canonical form) as the provider value, before ``outbound``."""
@@ -199,7 +216,9 @@ class CompiledStream:
     ) -> list[CompiledField]:
         """Fields that go ``in`` or ``out``, limited to those whose option is on (a shared
         list, computed once per direction and set of options: do not change it)."""
-        key = (direction, None if options is None else frozenset(options))
+        if options is not None and not isinstance(options, frozenset):
+            options = frozenset(options)
+        key = (direction, options)
         chosen = self._field_sets.get(key)
         if chosen is None:
             enabled = key[1]

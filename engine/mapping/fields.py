@@ -8,6 +8,7 @@ snapshots, hashes and three-way comparison (tags compare as a set; times as UTC 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any, Literal
@@ -71,22 +72,30 @@ def resolve_field(entity: MappedEntity, name: str) -> KiroField:
 
 def coerce(field: KiroField, value: Any) -> Any:
     """A mapped value as the Kiro field holds it; RecordError when it cannot be."""
-    kind = field.kind
-    if kind == "text":
-        if value is None or value == "":
-            raise RecordError(f"{field.name} is empty", field=field.name)
-        return _text(value)
-    if kind == "optional_text":
-        return None if value is None else _text(value)
-    if kind == "status":
-        return DEFAULT_STATUSES[0] if value is None or value == "" else _text(value)
-    if kind == "priority":
-        return _priority(field, value)
-    if kind == "tags":
-        return _tags(value)
-    if kind == "datetime":
-        return _datetime(field, value)
-    return value  # user ids are resolved elsewhere; json passes through
+    return coercer(field.kind)(field, value)
+
+
+def coercer(kind: Kind) -> Callable[[KiroField, Any], Any]:
+    """``coerce`` for one kind, chosen once (mappings call it for every record)."""
+    return _COERCERS.get(kind, _as_is)  # user ids are resolved elsewhere; json passes through
+
+
+def _required_text(field: KiroField, value: Any) -> str:
+    if value is None or value == "":
+        raise RecordError(f"{field.name} is empty", field=field.name)
+    return value if isinstance(value, str) else str(value)
+
+
+def _optional_text(_field: KiroField, value: Any) -> str | None:
+    return None if value is None else _text(value)
+
+
+def _status(_field: KiroField, value: Any) -> str:
+    return DEFAULT_STATUSES[0] if value is None or value == "" else _text(value)
+
+
+def _as_is(_field: KiroField, value: Any) -> Any:
+    return value
 
 
 def canonical(field: KiroField, value: Any) -> Any:
@@ -99,6 +108,14 @@ def canonical(field: KiroField, value: Any) -> Any:
         moment = _datetime(field, value)
         return None if moment is None else moment.isoformat().replace("+00:00", "Z")
     return value
+
+
+def canonicalizer(field: KiroField) -> Callable[[Any], Any] | None:
+    """``canonical`` for one field as a function of the value; None where it is the value
+    itself (every kind but tags and times)."""
+    if field.kind in ("tags", "datetime"):
+        return lambda value: canonical(field, value)
+    return None
 
 
 def from_canonical(field: KiroField, value: Any) -> Any:
@@ -165,3 +182,13 @@ def set_value(field: KiroField, entity: Any, value: Any) -> None:
     else:
         custom[key] = value
     entity.custom = custom
+
+
+_COERCERS: dict[Kind, Callable[[KiroField, Any], Any]] = {
+    "text": _required_text,
+    "optional_text": _optional_text,
+    "status": _status,
+    "priority": _priority,
+    "tags": lambda _field, value: _tags(value),
+    "datetime": _datetime,
+}

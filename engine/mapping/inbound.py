@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from engine.errors import RecordError, TemplateError
-from engine.mapping.compiled import CompiledField, CompiledStream, UserRef
+from engine.mapping.compiled import CompiledField, CompiledStream
 from engine.provider import truthy
 from engine.templating import DEFAULT_FILTERS
 
@@ -97,7 +97,8 @@ def _mapped(
     external_id: str,
     options: Iterable[str] | None,
 ) -> MappedRecord:
-    values = {f.name: read_field(f, record, context) for f in stream.field_set("in", options)}
+    root = context["root"]
+    values = {f.name: f.read_in(root, record, context) for f in stream.field_set("in", options)}
     deleted = stream.deleted_when is not None and truthy(
         stream.deleted_when.render(context, f"{stream.name}.deleted_when")
     )
@@ -136,17 +137,7 @@ def read_raw(item: CompiledField, context: dict[str, Any]) -> Any:
 
 def read_field(item: CompiledField, record: Any, context: dict[str, Any]) -> Any:
     """A field's Kiro value from a record (a ``UserRef`` or None for user fields)."""
-    raw = read_raw(item, context)
-    if item.user is not None:
-        return _user(item, raw, record, context)
-    return item.to_kiro(raw)
-
-
-def _user(item: CompiledField, raw: Any, record: Any, context: dict[str, Any]) -> UserRef | None:
-    assert item.user is not None
-    if isinstance(raw, list):  # several assignees: Kiro has one, the first wins
-        raw = raw[0] if raw else None
-    return item.user.ref(raw, record, context["config"])
+    return item.read_in(context["root"], record, context)
 
 
 def _text(value: Any) -> str | None:

@@ -9,7 +9,7 @@ record, the stream root, a user object).
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from engine.jsonpath import JsonPath, compile_path
@@ -18,9 +18,14 @@ from engine.templating import CompiledTemplate, Templates, is_template
 
 class Source:
     """``get(document, context)``: the path's first match, or the template rendered over
-    ``context``. With ``many``, a wildcard path (``labels[*].name``) yields every match."""
+    ``context``. With ``many``, a wildcard path (``labels[*].name``) yields every match.
 
-    __slots__ = ("_spread", "many", "path", "template", "text", "where")
+    ``get`` is a function chosen once for the source's shape (a template, a one-key path, a
+    dotted path, a spread ``list[*].key``, a jsonpath-ng path): records are read at the
+    rate pages arrive, so no per-call dispatch.
+    """
+
+    __slots__ = ("_many", "_spread", "get", "path", "template", "text", "where")
 
     def __init__(
         self,
@@ -33,7 +38,6 @@ class Source:
     ) -> None:
         self.text = text
         self.where = where
-        self.many = many
         self.template: CompiledTemplate | None = None
         self.path: JsonPath | None = None
         self._spread: tuple[JsonPath, JsonPath] | None = None
@@ -41,17 +45,33 @@ class Source:
             self.template = templates.compile(text, allowed)
         else:
             self.path = compile_path(text)
-            self._spread = _spread(text) if many else None
+        self.many = many
 
-    def get(self, document: Any, context: Mapping[str, Any]) -> Any:
+    @property
+    def many(self) -> bool:
+        return self._many
+
+    @many.setter
+    def many(self, value: bool) -> None:
+        self._many = value
+        if self.path is not None:
+            self._spread = _spread(self.text) if value else None
+        self.get: Callable[[Any, Mapping[str, Any]], Any] = self._getter()
+
+    def _getter(self) -> Callable[[Any, Mapping[str, Any]], Any]:
         if self.template is not None:
-            return self.template.render(context, self.where)
-        assert self.path is not None
+            template, where = self.template, self.where
+            return lambda _document, context: template.render(context, where)
+        path = self.path
+        assert path is not None
         if self._spread is not None:
-            return _spread_values(self._spread, document)
-        if self.many and not self.path.is_simple:
-            return self.path.values(document)  # "labels[*].name": every match
-        return self.path.first(document)
+            spread = self._spread
+            return lambda document, _context: _spread_values(spread, document)
+        if self._many and not path.is_simple:
+            return lambda document, _context: path.values(document)  # "labels[*].name"
+        if path.is_simple and path.keys and all(isinstance(k, str) for k in path.keys):
+            return _dict_keys(tuple(str(k) for k in path.keys), path)
+        return lambda document, _context: path.first(document)
 
     @property
     def plain_path(self) -> JsonPath | None:
@@ -62,6 +82,30 @@ class Source:
 
     def __repr__(self) -> str:
         return f"Source({self.text!r})"
+
+
+def _dict_keys(keys: tuple[str, ...], path: JsonPath) -> Callable[[Any, Mapping[str, Any]], Any]:
+    """``title``, ``milestone.due_on``: dict lookups; anything that is not a dict on the
+    way goes through the path (which answers None where a key is missing)."""
+    if len(keys) == 1:
+        key = keys[0]
+
+        def one(document: Any, _context: Mapping[str, Any]) -> Any:
+            if type(document) is dict:
+                return document.get(key)
+            return path.first(document)
+
+        return one
+
+    def walk(document: Any, _context: Mapping[str, Any]) -> Any:
+        value = document
+        for key in keys:
+            if type(value) is not dict:
+                return None if value is None else path.first(document)
+            value = value.get(key)
+        return value
+
+    return walk
 
 
 _SPREAD = re.compile(r"^(?P<list>[^\[\]*?]+)\[\*\]\.(?P<item>[^\[\]*?]+)$")
@@ -85,5 +129,9 @@ def _spread_values(paths: tuple[JsonPath, JsonPath], document: Any) -> list[Any]
     items = paths[0].first(document)
     if not isinstance(items, list):
         return []
-    found = (paths[1].first(item, _ABSENT) for item in items)
+    inner = paths[1]
+    if len(inner.keys) == 1 and all(type(item) is dict for item in items):
+        key = inner.keys[0]
+        return [item[key] for item in items if key in item]
+    found = (inner.first(item, _ABSENT) for item in items)
     return [value for value in found if value is not _ABSENT]

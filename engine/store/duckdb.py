@@ -3,15 +3,17 @@
 DuckDB calls block, so every statement runs on a single worker thread
 (``ThreadPoolExecutor(max_workers=1)``) that owns the one connection; the event loop only
 awaits. One connection means one transaction at a time, so an ``asyncio.Lock`` is held for
-each transaction. Bulk writes pass each column as one list parameter and ``UNNEST`` them
-(``INSERT ... SELECT UNNEST(?), ...``): thousands of rows per statement, one call into DuckDB
-(``executemany`` is a round trip per row and ~100x slower).
+each transaction.
 
-An upsert deletes the batch's keys and inserts the rows again, inside the caller's
-transaction, keeping the stored values of insert-only columns (``created_at``). DuckDB runs
-``INSERT ... ON CONFLICT DO UPDATE`` as a MERGE that scans every column of the whole table, so
-its cost grows with the table (~5x slower at 100,000 rows); the delete and the insert use the
-primary key index and a key-only scan (see docs/performance.md, "Storage").
+Bulk upserts stage the rows in a temporary table and move them in with a few set-based
+statements (engine/store/duckdb_bulk.py): the stored rows with the staged keys are deleted
+and the rows inserted, keeping the stored values of insert-only columns (``created_at``).
+DuckDB runs ``INSERT ... ON CONFLICT DO UPDATE`` as a MERGE that scans every column of the
+whole table, so its cost grows with the table (~5x slower at 100,000 rows); the deletes use
+key columns only (see docs/performance.md, "Storage").
+
+The hot paths, ``apply_batch`` and ``query``, make one call to the DuckDB thread each: a
+hand-off to that thread waits for the GIL while the event loop's thread is busy.
 
 The WAL is checkpointed every 256MB instead of DuckDB's 16MB (``checkpoint_threshold``): each
 checkpoint rewrites the key indexes whole, which dominated bulk updates.
@@ -32,12 +34,13 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import duckdb
-import pyarrow as pa
 
 from engine.errors import StoreError
-from engine.store.sql import ConstraintKind, Dialect, dedupe, store_error
+from engine.store.base import Batch
+from engine.store.duckdb_bulk import apply_stage_sql, create_stages, stage_rows
+from engine.store.sql import ConstraintKind, Dialect, Step, dedupe, store_error
 from engine.store.sqlstore import SqlStore
-from engine.store.tables import Kind, Table, decode_json
+from engine.store.tables import Table, decode_json
 
 R = TypeVar("R")
 
@@ -103,6 +106,7 @@ class DuckDBStore(SqlStore):
             str(self.path), config={"checkpoint_threshold": self.checkpoint_threshold}
         )
         conn.execute("SET TimeZone = 'UTC'")
+        create_stages(conn, DIALECT)
         return conn
 
     async def _disconnect(self) -> None:
@@ -150,6 +154,38 @@ class DuckDBStore(SqlStore):
         with contextlib.suppress(StoreError):  # DuckDB may have ended it already
             await self.call(conn.execute, "ROLLBACK")
 
+    # Two hot paths in one call to the DuckDB thread each, instead of one per statement: a
+    # hand-off to that thread waits for the GIL, for up to the interpreter's switch interval
+    # (5 ms) while the event loop's thread is busy mapping records.
+    async def query(
+        self, table: Table, where: str, params: Sequence[Any] = (), suffix: str = ""
+    ) -> list[Any]:
+        """``select`` as one statement (its own transaction) in one call."""
+        sql = _qmarks(f"SELECT {table.select_list()} FROM {table.name} WHERE {where} {suffix}")
+        async with self._lock:
+            conn = self._open()
+            rows = await self.call(_fetchall, conn, sql, list(params))
+        decode = self._decoders[table.name]
+        return [decode(row) for row in rows]
+
+    async def apply_batch(self, batch: Batch) -> None:
+        """The shared ``apply_batch`` through a session that holds its writes back: BEGIN,
+        every write and COMMIT go in one call (a read in between flushes what is held)."""
+        async with self._lock:
+            session = DeferredSession(self, self._open())
+            try:
+                await self._write_rows(session, batch)
+                await self._write_cursors(session, batch.cursors)
+            except BaseException:
+                await session.abort()
+                raise
+            await session.commit()
+
+    def _open(self) -> duckdb.DuckDBPyConnection:
+        if self._conn is None:
+            raise StoreError("duckdb store is not open", backend="duckdb")
+        return self._conn
+
 
 class DuckDBSession:
     def __init__(self, store: DuckDBStore, conn: duckdb.DuckDBPyConnection) -> None:
@@ -167,7 +203,88 @@ class DuckDBSession:
 
     async def upsert(self, table: Table, columns: Sequence[list[Any]]) -> None:
         if columns and columns[0]:
-            await self._store.call(_replace_rows, self._conn, table, dedupe(table, columns))
+            await self._store.call(_upsert, self._conn, [(table, dedupe(table, columns))])
+
+
+class DeferredSession:
+    """A transaction whose writes wait: ``execute`` and ``upsert`` only record a step; the
+    steps run (after BEGIN, the first time) together with the next read, or with COMMIT.
+    A failing step surfaces at that read or at ``commit``, and rolls everything back."""
+
+    def __init__(self, store: DuckDBStore, conn: duckdb.DuckDBPyConnection) -> None:
+        self._store = store
+        self._conn = conn
+        self._steps: list[Step] = []
+        self._begun = False
+
+    async def execute(self, sql: str, params: Sequence[Any] = ()) -> None:
+        self._steps.append(Step(sql=_qmarks(sql), params=list(params)))
+
+    async def upsert(self, table: Table, columns: Sequence[list[Any]]) -> None:
+        if columns and columns[0]:
+            self._steps.append(Step(table=table, columns=dedupe(table, columns)))
+
+    async def fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        return await self._run(functools.partial(_fetchall, sql=_qmarks(sql), params=params))
+
+    async def fetchone(self, sql: str, params: Sequence[Any] = ()) -> tuple[Any, ...] | None:
+        return await self._run(functools.partial(_fetchone, sql=_qmarks(sql), params=params))
+
+    async def commit(self) -> None:
+        await self._run(_commit)
+
+    async def abort(self) -> None:
+        if self._begun:
+            with contextlib.suppress(StoreError):  # DuckDB may have ended it already
+                await self._store.call(self._conn.execute, "ROLLBACK")
+
+    async def _run(self, then: Callable[[duckdb.DuckDBPyConnection], R]) -> R:
+        steps, self._steps = self._steps, []
+        begin, self._begun = not self._begun, True
+        return await self._store.call(_run_steps, self._conn, begin, steps, then)
+
+
+def _run_steps(
+    conn: duckdb.DuckDBPyConnection,
+    begin: bool,
+    steps: list[Step],
+    then: Callable[[duckdb.DuckDBPyConnection], R],
+) -> R:
+    """BEGIN (the first time), the held-back steps, then ``then``; ROLLBACK on failure."""
+    if begin:
+        conn.execute("BEGIN TRANSACTION")
+    try:
+        upserts: list[tuple[Table, list[list[Any]]]] = []
+        for step in steps:
+            if step.table is not None and all(t is not step.table for t, _ in upserts):
+                upserts.append((step.table, list(step.columns)))
+                continue
+            _upsert(conn, upserts)
+            upserts = []
+            if step.table is not None:
+                upserts.append((step.table, list(step.columns)))
+            else:
+                conn.execute(step.sql, list(step.params))
+        _upsert(conn, upserts)
+        return then(conn)
+    except BaseException:
+        with contextlib.suppress(duckdb.Error):  # DuckDB may have ended it already
+            conn.execute("ROLLBACK")
+        raise
+
+
+def _upsert(conn: duckdb.DuckDBPyConnection, upserts: list[tuple[Table, list[list[Any]]]]) -> None:
+    """Bulk upserts of different tables: every table's rows staged, then one call moving
+    them all in (engine.store.duckdb_bulk)."""
+    if not upserts:
+        return
+    for table, columns in upserts:
+        stage_rows(conn, table, columns)
+    conn.execute("; ".join(apply_stage_sql(table) for table, _ in upserts))
+
+
+def _commit(conn: duckdb.DuckDBPyConnection) -> None:
+    conn.execute("COMMIT")
 
 
 def _execute(conn: duckdb.DuckDBPyConnection, sql: str, params: list[Any]) -> None:
@@ -175,94 +292,20 @@ def _execute(conn: duckdb.DuckDBPyConnection, sql: str, params: list[Any]) -> No
 
 
 def _fetchall(
-    conn: duckdb.DuckDBPyConnection, sql: str, params: list[Any]
+    conn: duckdb.DuckDBPyConnection, sql: str, params: Sequence[Any]
 ) -> list[tuple[Any, ...]]:
-    return conn.execute(sql, params).fetchall()
+    return conn.execute(sql, list(params)).fetchall()
 
 
 def _fetchone(
-    conn: duckdb.DuckDBPyConnection, sql: str, params: list[Any]
+    conn: duckdb.DuckDBPyConnection, sql: str, params: Sequence[Any]
 ) -> tuple[Any, ...] | None:
-    return conn.execute(sql, params).fetchone()
+    return conn.execute(sql, list(params)).fetchone()
 
 
 @functools.lru_cache(maxsize=512)
 def _qmarks(sql: str) -> str:
     return sql.replace("%s", "?")
-
-
-def _replace_rows(conn: duckdb.DuckDBPyConnection, table: Table, columns: list[list[Any]]) -> None:
-    """Stage the rows as an Arrow table; delete the stored rows they replace; insert them.
-
-    Stored insert-only values win: the delete returns them and the insert keeps them.
-    """
-    conn.register(_STAGE, staged(table, columns))
-    for unique in table.unique:
-        conn.execute(_delete_sql(table, unique))
-    if table.insert_only:
-        kept = conn.execute(_delete_sql(table, table.key, returning=True)).fetchall()
-        if kept:
-            conn.register(_STAGE, staged(table, _keep_stored(table, columns, kept)))
-    else:
-        conn.execute(_delete_sql(table, table.key))
-    conn.execute(_insert_sql(table))
-    conn.unregister(_STAGE)  # after a failure the transaction's rollback drops it
-
-
-_STAGE = "kiro_sync_stage"
-_ARROW_TYPES: dict[Kind, Callable[[], pa.DataType]] = {
-    "text": pa.string,
-    "int": pa.int64,
-    "bool": pa.bool_,
-    "ts": lambda: pa.timestamp("us", tz="UTC"),
-    "json": pa.string,
-    "list": lambda: pa.list_(pa.string()),
-    "bytes": pa.binary,
-}
-
-
-def staged(table: Table, columns: list[list[Any]]) -> pa.Table:
-    """Encoded columns as an Arrow table DuckDB reads in bulk (no per-value round trips)."""
-    arrays = [
-        pa.array(values, type=_ARROW_TYPES[kind]())
-        for values, kind in zip(columns, table.kinds, strict=True)
-    ]
-    return pa.Table.from_arrays(arrays, names=list(table.columns))
-
-
-def _keep_stored(
-    table: Table, columns: list[list[Any]], kept: list[tuple[Any, ...]]
-) -> list[list[Any]]:
-    """``columns`` with the insert-only values of the rows found stored (``kept``)."""
-    width = len(table.key)
-    stored = {tuple(found[:width]): found[width:] for found in kept}
-    keys = list(zip(*(columns[table.columns.index(k)] for k in table.key), strict=True))
-    merged = list(columns)
-    for offset, name in enumerate(table.insert_only):
-        at = table.columns.index(name)
-        column = list(columns[at])
-        for row, key in enumerate(keys):
-            old = stored.get(key)
-            if old is not None:
-                column[row] = old[offset]
-        merged[at] = column
-    return merged
-
-
-@functools.lru_cache(maxsize=64)
-def _delete_sql(table: Table, key: tuple[str, ...], returning: bool = False) -> str:
-    match = " AND ".join(f"t.{k} = b.{k}" for k in key)
-    sql = f"DELETE FROM {table.name} AS t USING {_STAGE} AS b WHERE {match}"
-    if returning:
-        sql += " RETURNING " + ", ".join(f"t.{c}" for c in (*table.key, *table.insert_only))
-    return sql
-
-
-@functools.lru_cache(maxsize=64)
-def _insert_sql(table: Table) -> str:
-    names = ", ".join((*table.columns, *table.touch))
-    values = ", ".join((*table.columns, *["now()"] * len(table.touch)))
-    return f"INSERT INTO {table.name} ({names}) SELECT {values} FROM {_STAGE}"
 
 
 def translate(exc: duckdb.Error) -> StoreError:

@@ -57,6 +57,17 @@ class Session(Protocol):
         by column (``Table.encode_columns``: one list per column, all of one length)."""
 
 
+@dataclass(frozen=True, slots=True)
+class Step:
+    """A write a backend holds back to run with others: a statement (``sql``, ``params``)
+    or a bulk upsert (``table``, ``columns``)."""
+
+    sql: str = ""
+    params: Sequence[Any] = ()
+    table: Table | None = None
+    columns: Sequence[list[Any]] = ()
+
+
 def store_error(backend: Backend, message: str, constraint: ConstraintKind | None) -> StoreError:
     first = message.strip().splitlines()[0] if message.strip() else "unknown error"
     return StoreError(f"{backend} store: {first}", backend=backend, constraint=constraint)

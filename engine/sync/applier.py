@@ -17,20 +17,20 @@ from __future__ import annotations
 
 import dataclasses
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
 from engine.errors import RecordError
 from engine.mapping.compiled import CompiledField, CompiledStream, UserRef
-from engine.mapping.fields import canonical
+from engine.mapping.fields import canonical, canonicalizer
 from engine.mapping.inbound import MappedRecord
 from engine.store.base import Batch, Conflict, Cursor, ExternalLink
 from engine.sync.context import SyncContext, commit
 from engine.sync.entities import ENTITY_KINDS, EntityKind, assign, kiro_id_for, read
 from engine.sync.merge import NO_BASE, FieldState, MergeOutcome, merge_fields
 from engine.sync.models import Counts
-from engine.sync.snapshot import canonical_values, snapshot_hash
+from engine.sync.snapshot import snapshot_hash
 
 
 @dataclasses.dataclass(slots=True)
@@ -45,9 +45,41 @@ class _Work:
     parents: dict[str, str]
 
 
+@dataclasses.dataclass(slots=True)
+class _Plan:
+    """What ``_one`` needs about a stream's inbound fields, worked out once per run."""
+
+    stream: CompiledStream
+    fields: list[CompiledField]  # the inbound fields of the run's options
+    users: list[str]  # of those, the user fields (their refs become Kiro user ids)
+    canonical: list[tuple[str, Callable[[Any], Any] | None]]  # None: the value as it is
+    outbound_only: list[CompiledField]
+    plain: list[str]  # fields set as row attributes (the rest through ``assign``)
+
+    @classmethod
+    def of(cls, stream: CompiledStream, options: frozenset[str]) -> _Plan:
+        fields = stream.field_set("in", options)
+        return cls(
+            stream=stream,
+            fields=fields,
+            users=[f.name for f in fields if f.kiro.kind == "user"],
+            canonical=[(f.name, canonicalizer(f.kiro)) for f in fields],
+            outbound_only=[f for f in stream.fields.values() if not f.inbound],
+            plain=[f.name for f in fields if f.kiro.custom_key is None],
+        )
+
+
 class RecordApplier:
     def __init__(self, ctx: SyncContext) -> None:
         self.ctx = ctx
+        self._plans: dict[tuple[str, frozenset[str]], _Plan] = {}
+
+    def _plan(self, stream: CompiledStream) -> _Plan:
+        key = (stream.name, self.ctx.enabled_options)
+        plan = self._plans.get(key)
+        if plan is None or plan.stream is not stream:
+            plan = self._plans[key] = _Plan.of(stream, key[1])
+        return plan
 
     async def apply(
         self,
@@ -112,28 +144,31 @@ class RecordApplier:
         if link is not None and _older(mapped.remote_updated_at, link.remote_updated_at):
             work.counts.skipped += 1
             return
-        fields = stream.field_set("in", self.ctx.enabled_options)
-        values = self._resolved(mapped, fields)
-        remote = canonical_values(values, fields)
-        if link is not None and link.snapshot_hash == snapshot_hash(remote, fields):
+        plan = self._plan(stream)
+        values = self._resolved(mapped, plan)
+        remote = {
+            name: value if canon is None else canon(value)
+            for (name, canon), value in zip(plan.canonical, values.values(), strict=True)
+        }
+        remote_hash = snapshot_hash(remote, plan.fields)
+        if link is not None and link.snapshot_hash == remote_hash:
             work.counts.skipped += 1
             return
         row = work.rows.get(link.kiro_id) if link is not None else None
         if link is None or row is None:
-            self._create(stream, kind, mapped, link, values, remote, work)
+            self._create(stream, kind, mapped, link, values, (remote, remote_hash), work)
         elif getattr(row, "deleted_at", None) is not None:
             work.counts.skipped += 1  # deleted in Kiro: Kiro's decision stands
         else:
             self._update(stream, kind, mapped, link, row, values, remote, work)
 
-    def _resolved(self, mapped: MappedRecord, fields: list[CompiledField]) -> dict[str, Any]:
-        users = self.ctx.users
-        return {
-            f.name: users.id_of(mapped.values.get(f.name))
-            if f.kiro.kind == "user"
-            else mapped.values.get(f.name)
-            for f in fields
-        }
+    def _resolved(self, mapped: MappedRecord, plan: _Plan) -> dict[str, Any]:
+        """The record's values of the plan's fields (in its order), users as Kiro ids."""
+        found = mapped.values
+        values = {f.name: found.get(f.name) for f in plan.fields}
+        for name in plan.users:
+            values[name] = self.ctx.users.id_of(values[name])
+        return values
 
     def _create(
         self,
@@ -142,9 +177,11 @@ class RecordApplier:
         mapped: MappedRecord,
         link: ExternalLink | None,
         values: dict[str, Any],
-        remote: dict[str, Any],
+        remote: tuple[dict[str, Any], str],
         work: _Work,
     ) -> None:
+        """A new Kiro row and its link; ``remote`` is the snapshot of the record's values
+        and its hash (outbound-only fields are not hashed, so it is the new link's)."""
         parent = self._parent_of(stream, mapped, work)
         if stream.entity == "comment" and parent is None:
             work.counts.skipped += 1  # its work item is not synced (filtered, or a PR)
@@ -156,12 +193,20 @@ class RecordApplier:
             else kiro_id_for(self.ctx.integration_id, kind.entity, mapped.external_id)
         )
         row = kind.new(kiro_id, self.ctx.project_id, parent, work.now)
-        assign(row, stream.fields, values)
+        plan = self._plan(stream)
+        for name in plan.plain:
+            setattr(row, name, values[name])
+        if len(plan.plain) != len(values):
+            assign(row, stream.fields, {k: v for k, v in values.items() if k not in plan.plain})
         if mapped.created_at is not None:
             row.created_at = mapped.created_at
         kind.add(work.batch, row)
-        snapshot = {**remote, **_outbound_only(stream, row)}
-        work.batch.links.append(self._link(stream, mapped, kiro_id, snapshot, None, work.now))
+        snapshot, snapshot_hash = remote
+        if plan.outbound_only:
+            snapshot = {**snapshot, **_outbound_only(plan.outbound_only, row)}
+        work.batch.links.append(
+            self._link(stream, mapped, kiro_id, snapshot, None, work.now, snapshot_hash)
+        )
         work.counts.created += 1
 
     def _update(
@@ -248,8 +293,11 @@ class RecordApplier:
         snapshot: dict[str, Any],
         previous: ExternalLink | None,
         now: datetime,
+        known_hash: str | None = None,
     ) -> ExternalLink:
-        fields = stream.field_set("in", self.ctx.enabled_options)
+        """The link after this sync; ``known_hash`` is ``snapshot``'s when already known."""
+        if known_hash is None:
+            known_hash = snapshot_hash(snapshot, self._plan(stream).fields)
         remote_at = mapped.remote_updated_at
         if previous is not None and _older(remote_at, previous.remote_updated_at):
             remote_at = previous.remote_updated_at
@@ -262,7 +310,7 @@ class RecordApplier:
             external_url=mapped.url or (previous.external_url if previous else None),
             remote_updated_at=remote_at,
             snapshot=snapshot,
-            snapshot_hash=snapshot_hash(snapshot, fields),
+            snapshot_hash=known_hash,
             synced_at=now,
         )
 
@@ -282,13 +330,9 @@ def _state(
     )
 
 
-def _outbound_only(stream: CompiledStream, row: Any) -> dict[str, Any]:
+def _outbound_only(fields: Iterable[CompiledField], row: Any) -> dict[str, Any]:
     """Snapshot values of fields that only go out: what Kiro holds (nothing was sent)."""
-    return {
-        f.name: f.roundtrip(canonical(f.kiro, read(row, f)))
-        for f in stream.fields.values()
-        if not f.inbound
-    }
+    return {f.name: f.roundtrip(canonical(f.kiro, read(row, f))) for f in fields}
 
 
 def _latest_per_id(records: Sequence[MappedRecord]) -> dict[str, MappedRecord]:

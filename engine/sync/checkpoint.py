@@ -38,9 +38,16 @@ class CursorTracker:
         self.window_end = window_end
 
     def observe(self, records: list[Any]) -> None:
+        self.observe_best(self.best_of(records))
+
+    def best_of(self, records: list[Any]) -> Any:
+        """The greatest cursor value among ``records`` (None without one): what
+        ``observe_best`` takes once those records are part of the batch being built."""
         if self.spec is None or not records:
-            return
-        best = max_cursor(self.spec, records)
+            return None
+        return max_cursor(self.spec, records)
+
+    def observe_best(self, best: Any) -> None:
         if best is not None and (self.seen is None or _key(best) > _key(self.seen)):
             self.seen = best
 

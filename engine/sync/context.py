@@ -31,6 +31,7 @@ class SyncContext:
     errors: ErrorList = field(default_factory=ErrorList)
     open_conflicts: dict[tuple[str, str], Conflict] = field(default_factory=dict)
     _statuses: list[str] | None = None
+    _enabled: tuple[SyncOptions, frozenset[str]] | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         self.policy: Policy = policy_for(self.config.conflict_resolution)
@@ -45,8 +46,13 @@ class SyncContext:
         return self.integration.project_id
 
     @property
-    def enabled_options(self) -> set[str]:
-        return {name for name in OPTION_NAMES if self.options.enabled(name)}  # type: ignore[arg-type]
+    def enabled_options(self) -> frozenset[str]:
+        """The include* options this run has on (computed once per options object)."""
+        cached = self._enabled
+        if cached is None or cached[0] is not self.options:
+            enabled = frozenset(n for n in OPTION_NAMES if self.options.enabled(n))  # type: ignore[arg-type]
+            cached = self._enabled = (self.options, enabled)
+        return cached[1]
 
     def template_config(self) -> dict[str, Any]:
         """``config`` as templates see it: the wire config with defaults, plus the run's

@@ -9,6 +9,7 @@ again instead of new ones.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import uuid
 from collections.abc import Mapping, Sequence
 from datetime import datetime
@@ -19,11 +20,18 @@ from engine.mapping.fields import get_value, set_value
 from engine.store.base import Batch, Comment, Store, WorkItem
 
 _NAMESPACE = uuid.UUID("0b7f9d3e-8a41-5c2f-b6e0-4d9a1c7e2f58")
+_NAMESPACE_BYTES = _NAMESPACE.bytes
 
 
 def kiro_id_for(integration_id: str, entity: str, external_id: str) -> str:
-    """The Kiro id an imported entity gets."""
-    return str(uuid.uuid5(_NAMESPACE, f"{integration_id}:{entity}:{external_id}"))
+    """The Kiro id an imported entity gets: ``str(uuid.uuid5(namespace, name))``, computed
+    without building a UUID object (one per imported record)."""
+    name = f"{integration_id}:{entity}:{external_id}".encode()
+    digest = bytearray(hashlib.sha1(_NAMESPACE_BYTES + name).digest()[:16])
+    digest[6] = (digest[6] & 0x0F) | 0x50  # version 5
+    digest[8] = (digest[8] & 0x3F) | 0x80  # RFC 4122 variant
+    h = digest.hex()
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
 
 def assign(row: Any, fields: Mapping[str, CompiledField], values: Mapping[str, Any]) -> None:

@@ -52,6 +52,13 @@ def streams_to_read(ctx: SyncContext, conn: Connection) -> list[CompiledStream]:
     return sorted(chosen, key=lambda s: _ENTITY_ORDER.get(s.entity, 9))
 
 
+@dataclass(slots=True)
+class _MappedPage:
+    records: int  # as read (before filters)
+    best_cursor: Any  # the greatest cursor value among them
+    mapped: list[MappedRecord]  # those kept
+
+
 @dataclass
 class _Partition:
     stream: CompiledStream
@@ -110,21 +117,26 @@ class Importer:
         )
         # pages are read and mapped ahead (a batch's worth) while the previous batch commits
         depth = max(2, min(50, -(-options.batch_size // part.spec.page_size) + 1))
-        async for page, mapped in read_ahead(self._mapped_pages(part, pages), depth):
+        async for page in read_ahead(self._mapped_pages(part, pages), depth):
+            mapped = page.mapped
             if part.pending and len(part.pending) + len(mapped) > options.batch_size:
                 await self._flush(part, final=False)
-            part.tracker.observe(page.records)
+            part.tracker.observe_best(page.best_cursor)
             part.pending.extend(mapped)
             self.counts.pages += 1
-            self.counts.records += len(page.records)
+            self.counts.records += page.records
         await self._flush(part, final=True)
 
     async def _mapped_pages(
         self, part: _Partition, pages: AsyncIterator[Page]
-    ) -> AsyncIterator[tuple[Page, list[MappedRecord]]]:
+    ) -> AsyncIterator[_MappedPage]:
+        """Pages mapped as they arrive; the provider's records are let go right after (the
+        mapped values and the page's greatest cursor are all the import keeps)."""
         async with aclosing(pages):  # type: ignore[type-var]
             async for page in pages:
-                yield page, self._map(part, page)
+                mapped = self._map(part, page)
+                best = part.tracker.best_of(page.records)
+                yield _MappedPage(len(page.records), best, mapped)
 
     def _map(self, part: _Partition, page: Page) -> list[MappedRecord]:
         config = self.ctx.template_config()
@@ -145,7 +157,9 @@ class Importer:
                 part.failed = True
                 self.ctx.errors.add(str(exc))
                 continue
-            if part.keep.keep(mapped):
+            keep = part.keep.keep(mapped)
+            mapped.context = {}  # the filters were its last reader: the record can go
+            if keep:
                 kept.append(mapped)
             else:
                 self.counts.skipped += 1
