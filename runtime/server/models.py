@@ -53,9 +53,11 @@ class WebhookData(WireModel):
 
 
 class ImportData(WireModel):
-    workItems: list[dict[str, Any]] = Field(default_factory=list)
-    projects: list[dict[str, Any]] = Field(default_factory=list)
-    users: list[dict[str, Any]] = Field(default_factory=list)
+    # Rows are validated one by one by the bulk importer (engine/bulk/validation.py): a row
+    # that is not an object is reported with its index while the other rows go in.
+    workItems: list[Any] = Field(default_factory=list)
+    projects: list[Any] = Field(default_factory=list)
+    users: list[Any] = Field(default_factory=list)
 
 
 class ImportDataData(WireModel):

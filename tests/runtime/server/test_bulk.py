@@ -38,6 +38,7 @@ async def test_import_reports_bad_rows_by_index_while_good_rows_go_in(api: Api) 
         {"title": "Bad date", "dueDate": "tomorrow"},
         {"id": "b", "title": "Beta", "assigneeEmail": "bo@example.com"},
         {"title": "Bad email", "assigneeEmail": "bo(at)example.com"},
+        "not an object",
     ]
     status, body = await api.call(
         import_body(rows, data={"users": [{"email": "bo@example.com", "name": "Bo"}]})
@@ -48,9 +49,9 @@ async def test_import_reports_bad_rows_by_index_while_good_rows_go_in(api: Api) 
         "created": 3,
         "updated": 0,
         "skipped": 0,
-        "failed": 2,
+        "failed": 3,
     }
-    assert data["workItems"] == {"created": 2, "updated": 0, "skipped": 0, "failed": 2}
+    assert data["workItems"] == {"created": 2, "updated": 0, "skipped": 0, "failed": 3}
     assert data["users"]["created"] == 1
     assert data["errors"] == [
         {"entity": "workItems", "index": 1, "reason": "dueDate: not an ISO 8601 date: 'tomorrow'"},
@@ -59,13 +60,14 @@ async def test_import_reports_bad_rows_by_index_while_good_rows_go_in(api: Api) 
             "index": 3,
             "reason": "assigneeEmail: not a valid email address: 'bo(at)example.com'",
         },
+        {"entity": "workItems", "index": 4, "reason": "a row must be an object"},
     ]
     stored = {item.id: item for item in await items(api)}
     assert sorted(stored) == ["a", "b"]
     assert stored["a"].status == "In Progress"
 
     status, again = await api.call(import_body(rows))
-    assert again["data"]["workItems"] == {"created": 0, "updated": 0, "skipped": 2, "failed": 2}
+    assert again["data"]["workItems"] == {"created": 0, "updated": 0, "skipped": 2, "failed": 3}
     assert len(await items(api)) == 2
 
 
