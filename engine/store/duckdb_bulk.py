@@ -6,9 +6,9 @@ connection opens, like Postgres's). An upsert of a batch:
 1. loads the rows into the staging table: many rows as an Arrow table DuckDB reads in bulk
    (``from_arrow(...).insert_into``), a few as one ``INSERT ... VALUES`` with parameters;
 2. runs, as one multi-statement call: the staged rows take the stored values of insert-only
-   columns (``UPDATE stage ... FROM table``); the stored rows sharing a staged row's other
-   unique keys, then its key, are deleted; the staged rows are inserted; the stage is
-   emptied.
+   columns (``UPDATE stage ... FROM table``); the stored rows sharing a staged row's key or
+   one of its other unique keys are deleted (one scan); the staged rows are inserted; the
+   stage is emptied.
 
 Why not ``INSERT ... ON CONFLICT``: DuckDB runs it as a MERGE scanning every column of the
 table, so it slows down as the table grows; the deletes use key columns only. Why so few
@@ -90,8 +90,16 @@ def apply_stage_sql(table: Table) -> str:
         statements.append(
             f"UPDATE {stage} AS b SET {kept} FROM {table.name} AS t WHERE {_match(table.key)}"
         )
-    for key in (*table.unique, table.key):
-        statements.append(f"DELETE FROM {table.name} AS t USING {stage} AS b WHERE {_match(key)}")
+    if table.unique:  # one scan for every key (two joined deletes take twice as long)
+        keys = (table.key, *table.unique)
+        found = " OR ".join(
+            f"({', '.join(k)}) IN (SELECT {', '.join(k)} FROM {stage})" for k in keys
+        )
+        statements.append(f"DELETE FROM {table.name} WHERE {found}")
+    else:
+        statements.append(
+            f"DELETE FROM {table.name} AS t USING {stage} AS b WHERE {_match(table.key)}"
+        )
     names = ", ".join((*table.columns, *table.touch))
     values = ", ".join((*table.columns, *["now()"] * len(table.touch)))
     statements.append(f"INSERT INTO {table.name} ({names}) SELECT {values} FROM {stage}")
