@@ -88,6 +88,7 @@ def build_openapi(server_url: str | None = None) -> dict[str, Any]:
         "paths": {
             "/functions/v1/integration-service": {"post": _action_operation()},
             "/webhooks/{integrationId}": _webhook_item(),
+            "/exports/{fileName}": _export_download_item(),
             **_ops_paths(),
         },
         "components": {
@@ -160,6 +161,40 @@ def _webhook_item() -> dict[str, Any]:
         "responses": {"200": {"description": "The URL is live"}},
     }
     return {"parameters": [parameter], "post": post, "head": head}
+
+
+def _export_download_item() -> dict[str, Any]:
+    """The link an export-data answer gives when the file is too large to inline."""
+    parameters = [
+        {"name": "fileName", "in": "path", "required": True, "schema": {"type": "string"}},
+        {
+            "name": "token",
+            "in": "query",
+            "required": True,
+            "description": "The sealed, expiring token from export-data's data.url",
+            "schema": {"type": "string"},
+        },
+    ]
+    files = {
+        mime: {"schema": {"type": "string", "format": "binary"}}
+        for mime in (
+            "application/json",
+            "text/csv",
+            "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        )
+    }
+    get = {
+        "operationId": "downloadExport",
+        "summary": "Stream a large export-data file (no JWT; the token authorizes)",
+        "responses": {
+            "200": {"description": "The file, with Content-Disposition", "content": files},
+            "404": {
+                "description": "Unknown, expired or tampered token",
+                "content": _json("Failure"),
+            },
+        },
+    }
+    return {"parameters": parameters, "get": get}
 
 
 def _ops_paths() -> dict[str, Any]:

@@ -59,6 +59,9 @@ async def test_openapi_describes_every_action_and_the_webhook_route(api: Api) ->
     )
     webhook = document["paths"]["/webhooks/{integrationId}"]
     assert {"post", "head"} <= set(webhook)
+    download = document["paths"]["/exports/{fileName}"]
+    assert [p["name"] for p in download["parameters"]] == ["fileName", "token"]
+    assert "text/csv" in download["get"]["responses"]["200"]["content"]
     connect = schemas["ConnectRequest"]
     assert connect["additionalProperties"] is False
     assert set(connect["required"]) == {"action", "integrationType", "projectId", "data"}
