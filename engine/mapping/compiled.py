@@ -112,7 +112,10 @@ class CompiledField:
         if self.kiro.kind == "user":
             return raw
         if isinstance(raw, list) and self._listy:
-            value: Any = [self._in_one(item, keep=True) for item in raw]
+            if self._in_map:
+                value: Any = [self._in_one(item, keep=True) for item in raw]
+            else:  # what _in_one does without a value map
+                value = [self._default if item is None else item for item in raw]
         elif raw is None:
             value = self._default
         elif self._in_map:

@@ -126,7 +126,11 @@ _ABSENT = object()
 
 
 def _spread_values(paths: tuple[JsonPath, JsonPath], document: Any) -> list[Any]:
-    items = paths[0].first(document)
+    outer = paths[0].keys
+    if len(outer) == 1 and type(document) is dict:
+        items = document.get(outer[0])
+    else:
+        items = paths[0].first(document)
     if not isinstance(items, list):
         return []
     inner = paths[1]

@@ -30,7 +30,7 @@ from engine.sync.context import SyncContext, commit
 from engine.sync.entities import ENTITY_KINDS, EntityKind, assign, kiro_id_for, read
 from engine.sync.merge import NO_BASE, FieldState, MergeOutcome, merge_fields
 from engine.sync.models import Counts
-from engine.sync.snapshot import snapshot_hash
+from engine.sync.snapshot import snapshot_hash, values_hash
 
 
 @dataclasses.dataclass(slots=True)
@@ -93,7 +93,7 @@ class RecordApplier:
         links = await ctx.store.get_links(ctx.integration_id, kind.entity, list(latest))  # type: ignore[arg-type]
         rows = await kind.load(ctx.store, [link.kiro_id for link in links.values()])
         parents = await self._parents(stream, latest.values())
-        await ctx.users.resolve(_user_refs(latest.values()))
+        await ctx.users.resolve(_user_refs(latest.values(), self._plan(stream).users))
         work = _Work(Batch(cursors=list(cursors)), Counts(), ctx.now(), links, rows, parents)
         for mapped in latest.values():
             try:
@@ -150,7 +150,7 @@ class RecordApplier:
             name: value if canon is None else canon(value)
             for (name, canon), value in zip(plan.canonical, values.values(), strict=True)
         }
-        remote_hash = snapshot_hash(remote, plan.fields)
+        remote_hash = values_hash(remote)  # remote holds exactly the plan's fields
         if link is not None and link.snapshot_hash == remote_hash:
             work.counts.skipped += 1
             return
@@ -349,8 +349,10 @@ def _older(moment: datetime | None, than: datetime | None) -> bool:
     return moment is not None and than is not None and moment < than
 
 
-def _user_refs(records: Iterable[MappedRecord]) -> list[UserRef]:
-    return [v for m in records for v in m.values.values() if isinstance(v, UserRef)]
+def _user_refs(records: Iterable[MappedRecord], names: list[str]) -> list[UserRef]:
+    """The users the records refer to in the fields ``names`` (those resolved to ids)."""
+    found = (m.values.get(name) for m in records for name in names)
+    return [v for v in found if isinstance(v, UserRef)]
 
 
 def _user_ids(rows: Iterable[Any]) -> list[str]:

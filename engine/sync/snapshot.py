@@ -22,8 +22,12 @@ from engine.mapping.fields import canonical
 
 def snapshot_hash(snapshot: Mapping[str, Any], fields: Iterable[CompiledField]) -> str:
     """A stable hash of ``snapshot`` over ``fields`` (missing fields count as None)."""
-    subset = {f.name: snapshot.get(f.name) for f in fields}
-    data = orjson.dumps(subset, option=orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS)
+    return values_hash({f.name: snapshot.get(f.name) for f in fields})
+
+
+def values_hash(values: Mapping[str, Any]) -> str:
+    """``snapshot_hash`` of a snapshot that holds exactly the hashed fields."""
+    data = orjson.dumps(values, option=orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS)
     return hashlib.sha256(data).hexdigest()[:40]
 
 
@@ -43,4 +47,4 @@ def predicted_after_create(item_field: CompiledField) -> Any:
         return None
 
 
-__all__ = ["canonical_values", "predicted_after_create", "snapshot_hash"]
+__all__ = ["canonical_values", "predicted_after_create", "snapshot_hash", "values_hash"]
