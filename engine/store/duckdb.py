@@ -37,7 +37,7 @@ import duckdb
 
 from engine.errors import StoreError
 from engine.store.base import Batch
-from engine.store.duckdb_bulk import apply_stage_sql, create_stages, stage_rows
+from engine.store.duckdb_bulk import apply_stage_sql, create_stages, stage_name, stage_rows
 from engine.store.sql import ConstraintKind, Dialect, Step, dedupe, store_error
 from engine.store.sqlstore import SqlStore
 from engine.store.tables import Table, decode_json
@@ -231,7 +231,9 @@ class DeferredSession:
         return await self._run(functools.partial(_fetchone, sql=_qmarks(sql), params=params))
 
     async def commit(self) -> None:
-        await self._run(_commit)
+        steps, self._steps = self._steps, []
+        begin, self._begun = not self._begun, True
+        await self._store.call(_commit_steps, self._conn, begin, steps)
 
     async def abort(self) -> None:
         if self._begun:
@@ -270,6 +272,28 @@ def _run_steps(
     except BaseException:
         with contextlib.suppress(duckdb.Error):  # DuckDB may have ended it already
             conn.execute("ROLLBACK")
+        raise
+
+
+def _commit_steps(conn: duckdb.DuckDBPyConnection, begin: bool, steps: list[Step]) -> None:
+    """The held-back steps and COMMIT. A whole transaction of upserts (an import batch) is
+    staged first, then BEGIN, the moves and COMMIT run as one script: each DuckDB call
+    gives the GIL back and waits to take it again, so fewer calls finish sooner."""
+    tables = [step.table for step in steps]
+    if not begin or None in tables or len(set(tables)) != len(tables):
+        _run_steps(conn, begin, steps, _commit)
+        return
+    upserts = [(step.table, list(step.columns)) for step in steps if step.table is not None]
+    try:
+        for table, columns in upserts:
+            stage_rows(conn, table, columns)
+        script = [apply_stage_sql(table) for table, _ in upserts]
+        conn.execute("; ".join(["BEGIN TRANSACTION", *script, "COMMIT"]))
+    except BaseException:
+        with contextlib.suppress(duckdb.Error):  # DuckDB may have ended it already
+            conn.execute("ROLLBACK")
+        with contextlib.suppress(duckdb.Error):  # staged outside the transaction
+            conn.execute("; ".join(f"DELETE FROM {stage_name(t)}" for t, _ in upserts))
         raise
 
 

@@ -34,8 +34,21 @@ from engine.sync.snapshot import snapshot_hash, values_hash
 
 
 @dataclasses.dataclass(slots=True)
-class _Work:
-    """The rows of one batch being assembled."""
+class Prepared:
+    """A batch whose store reads are done (``RecordApplier.prepare``)."""
+
+    stream: CompiledStream
+    latest: dict[str, MappedRecord]  # one record per external id
+    count: int  # records handed in
+    cursors: list[Cursor]
+    links: dict[str, ExternalLink]
+    rows: dict[str, Any]
+    parents: dict[str, str]
+
+
+@dataclasses.dataclass(slots=True)
+class Work:
+    """The rows of one batch being assembled (``RecordApplier.build``), and its counts."""
 
     batch: Batch
     counts: Counts
@@ -88,24 +101,60 @@ class RecordApplier:
         cursors: Iterable[Cursor] = (),
     ) -> Counts:
         """Apply ``records`` and commit them with ``cursors``; the counts of what happened."""
+        work = self.build(await self.prepare(stream, records, cursors))
+        await self.commit(work)
+        return work.counts
+
+    async def prepare(
+        self,
+        stream: CompiledStream,
+        records: Sequence[MappedRecord],
+        cursors: Iterable[Cursor] = (),
+    ) -> Prepared:
+        """Everything ``build`` needs from the store: links, linked rows, parents, users."""
         ctx, kind = self.ctx, ENTITY_KINDS[stream.entity]
         latest = _latest_per_id(records)
         links = await ctx.store.get_links(ctx.integration_id, kind.entity, list(latest))  # type: ignore[arg-type]
         rows = await kind.load(ctx.store, [link.kiro_id for link in links.values()])
         parents = await self._parents(stream, latest.values())
         await ctx.users.resolve(_user_refs(latest.values(), self._plan(stream).users))
-        work = _Work(Batch(cursors=list(cursors)), Counts(), ctx.now(), links, rows, parents)
-        for mapped in latest.values():
+        return Prepared(stream, latest, len(records), list(cursors), links, rows, parents)
+
+    def build(self, prepared: Prepared) -> Work:
+        """Decide every record of a prepared batch (no store access): the rows to write."""
+        ctx, stream = self.ctx, prepared.stream
+        kind = ENTITY_KINDS[stream.entity]
+        batch = Batch(cursors=prepared.cursors)
+        work = Work(batch, Counts(), ctx.now(), prepared.links, prepared.rows, prepared.parents)
+        for mapped in prepared.latest.values():
             try:
                 self._one(stream, kind, mapped, work)
             except RecordError as exc:
                 work.counts.failed += 1
                 ctx.errors.add(str(exc))
-        work.counts.skipped += len(records) - len(latest)  # the same record twice in a batch
-        await self._commit(work)
-        return work.counts
+        work.counts.skipped += prepared.count - len(prepared.latest)  # one record twice
+        return work
 
-    async def _commit(self, work: _Work) -> None:
+    @staticmethod
+    def touches(prepared: Prepared, work: Work) -> bool:
+        """Whether a batch still being committed writes what ``prepared`` read: a link of
+        one of its external ids, or a row or link of a Kiro id it found linked. If not, the
+        prepared batch can be built while the other one commits (its reads stay true)."""
+        batch = work.batch
+        external = {link.external_id for link in batch.links}
+        external.update(external_id for _, _, external_id in batch.unlink)
+        if not external.isdisjoint(prepared.latest):
+            return True
+        kiro = {link.kiro_id for link in batch.links}
+        kiro.update(row.id for row in batch.work_items)
+        kiro.update(row.id for row in batch.comments)
+        return not kiro.isdisjoint(link.kiro_id for link in prepared.links.values())
+
+    async def commit(self, work: Work) -> None:
+        """Write a built batch (with the new users it refers to) in one transaction."""
+        await self._commit(work)
+
+    async def _commit(self, work: Work) -> None:
         batch = work.batch
         written = [*batch.work_items, *batch.comments]
         users = self.ctx.users.take_new(_user_ids(written))
@@ -135,7 +184,7 @@ class RecordApplier:
 
     # --- one record ---------------------------------------------------------------------------
     def _one(
-        self, stream: CompiledStream, kind: EntityKind, mapped: MappedRecord, work: _Work
+        self, stream: CompiledStream, kind: EntityKind, mapped: MappedRecord, work: Work
     ) -> None:
         link = work.links.get(mapped.external_id)
         if mapped.deleted:
@@ -178,7 +227,7 @@ class RecordApplier:
         link: ExternalLink | None,
         values: dict[str, Any],
         remote: tuple[dict[str, Any], str],
-        work: _Work,
+        work: Work,
     ) -> None:
         """A new Kiro row and its link; ``remote`` is the snapshot of the record's values
         and its hash (outbound-only fields are not hashed, so it is the new link's)."""
@@ -218,7 +267,7 @@ class RecordApplier:
         row: Any,
         values: dict[str, Any],
         remote: dict[str, Any],
-        work: _Work,
+        work: Work,
     ) -> None:
         fields = stream.field_set("in", self.ctx.enabled_options)
         states = [_state(f, link, row, remote) for f in fields]
@@ -236,7 +285,7 @@ class RecordApplier:
         work.batch.links.append(self._link(stream, mapped, link.kiro_id, snapshot, link, work.now))
 
     def _delete(
-        self, kind: EntityKind, mapped: MappedRecord, link: ExternalLink | None, work: _Work
+        self, kind: EntityKind, mapped: MappedRecord, link: ExternalLink | None, work: Work
     ) -> None:
         if link is None:
             work.counts.skipped += 1
@@ -251,7 +300,7 @@ class RecordApplier:
         work.counts.deleted += 1
 
     def _conflicts(
-        self, kind: EntityKind, mapped: MappedRecord, row: Any, outcome: MergeOutcome, work: _Work
+        self, kind: EntityKind, mapped: MappedRecord, row: Any, outcome: MergeOutcome, work: Work
     ) -> None:
         manual = {facts.field: facts for facts in outcome.manual}
         for name in outcome.snapshot:
@@ -280,7 +329,7 @@ class RecordApplier:
             )
             work.counts.conflicts += 1
 
-    def _parent_of(self, stream: CompiledStream, mapped: MappedRecord, work: _Work) -> str | None:
+    def _parent_of(self, stream: CompiledStream, mapped: MappedRecord, work: Work) -> str | None:
         if stream.entity != "comment" or not mapped.work_item_external_id:
             return None
         return work.parents.get(mapped.work_item_external_id)
@@ -373,4 +422,4 @@ def _settled(conflict: Conflict, now: datetime) -> Conflict:
     return dataclasses.replace(conflict, status="resolved", resolution="converged", resolved_at=now)
 
 
-__all__ = ["RecordApplier"]
+__all__ = ["Prepared", "RecordApplier", "Work"]

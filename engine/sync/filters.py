@@ -57,6 +57,8 @@ class RecordFilter:
         return bool(self.checks)
 
     def keep(self, mapped: MappedRecord) -> bool:
+        if not self.checks:
+            return True
         return all(check(mapped) for check in self.checks)
 
     def _check(self, name: str, filters: Filters) -> Check:

@@ -9,7 +9,10 @@ partition:
 2. each record is mapped (a record that cannot be is counted failed, the run goes on), then
    checked against the filters the stream does not push down and the run's window;
 3. whole pages gather into batches of at most ``batchSize`` records; each batch commits with
-   its cursor advance in one ``apply_batch`` (engine.sync.checkpoint decides the value).
+   its cursor advance in one ``apply_batch`` (engine.sync.checkpoint decides the value);
+4. batches are pipelined: batch N+1's store reads run, then batch N's commit while batch
+   N+1 is decided; N+1 waits for N's commit (and reads again) when N writes an id it read.
+   Commits keep their order, so a crash still leaves a prefix of batches with its cursor.
 
 After a failed record the partition's cursor stays where it was, so the record is read again
 next run instead of being passed over.
@@ -17,6 +20,8 @@ next run instead of being passed over.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import aclosing
 from dataclasses import dataclass, field
@@ -30,7 +35,7 @@ from engine.mapping.inbound import MappedRecord, map_record
 from engine.reader import Page
 from engine.spec.models import StreamSpec
 from engine.store.base import Cursor
-from engine.sync.applier import RecordApplier
+from engine.sync.applier import RecordApplier, Work
 from engine.sync.checkpoint import CursorTracker
 from engine.sync.context import SyncContext
 from engine.sync.filters import RecordFilter
@@ -59,6 +64,31 @@ class _MappedPage:
     mapped: list[MappedRecord]  # those kept
 
 
+# Event loop turns a started commit takes to hand its statements to the store's thread
+# (its task, then the store's own task); building the next batch waits for them, or the
+# commit would only start once the build is done.
+_STEPS_TO_THE_STORE = 3
+
+
+class _InFlight:
+    """A built batch on its way to the store."""
+
+    def __init__(self, stream: str, work: Work) -> None:
+        self.stream = stream
+        self.work = work
+        self.task: asyncio.Task[None] | None = None
+
+    def start(self, applier: RecordApplier) -> None:
+        if self.task is None:
+            self.task = asyncio.ensure_future(applier.commit(self.work))
+
+    async def finish(self, applier: RecordApplier) -> Counts:
+        self.start(applier)
+        assert self.task is not None
+        await self.task
+        return self.work.counts
+
+
 @dataclass
 class _Partition:
     stream: CompiledStream
@@ -85,6 +115,7 @@ class Importer:
         self.run_started = run_started
         self.report = report
         self.applier = RecordApplier(ctx)
+        self._in_flight: _InFlight | None = None
 
     async def run(self) -> Counts:
         for stream in streams_to_read(self.ctx, self.conn):
@@ -117,15 +148,22 @@ class Importer:
         )
         # pages are read and mapped ahead (a batch's worth) while the previous batch commits
         depth = max(2, min(50, -(-options.batch_size // part.spec.page_size) + 1))
-        async for page in read_ahead(self._mapped_pages(part, pages), depth):
-            mapped = page.mapped
-            if part.pending and len(part.pending) + len(mapped) > options.batch_size:
-                await self._flush(part, final=False)
-            part.tracker.observe_best(page.best_cursor)
-            part.pending.extend(mapped)
-            self.counts.pages += 1
-            self.counts.records += page.records
-        await self._flush(part, final=True)
+        try:
+            mapped_pages = self._mapped_pages(part, pages)
+            async for page in read_ahead(mapped_pages, depth, self._start_in_flight):
+                mapped = page.mapped
+                if part.pending and len(part.pending) + len(mapped) > options.batch_size:
+                    await self._flush(part, final=False)
+                part.tracker.observe_best(page.best_cursor)
+                part.pending.extend(mapped)
+                self.counts.pages += 1
+                self.counts.records += page.records
+            await self._flush(part, final=True)
+        except BaseException:
+            with contextlib.suppress(Exception):  # the first error is the one to report
+                await self._settle()
+            raise
+        await self._settle()
 
     async def _mapped_pages(
         self, part: _Partition, pages: AsyncIterator[Page]
@@ -167,16 +205,46 @@ class Importer:
         return kept
 
     async def _flush(self, part: _Partition, final: bool) -> None:
+        """Build the pending records into a batch; it commits while the next one is built.
+
+        The next batch's store reads happen before this one's commit starts (one DuckDB
+        thread, first come first served) unless pages are slow to come; when this batch
+        writes what they read (the same external or Kiro ids), the commit is awaited and
+        they are read again."""
         cursors = self._checkpoint(part, final)
         records, part.pending = part.pending, []
         if not records and not cursors:
             return
-        done = await self.applier.apply(part.stream, records, cursors)
-        if done.failed:
-            part.failed = True
+        prepared = await self.applier.prepare(part.stream, records, cursors)
+        previous = self._in_flight
+        if previous is not None and self.applier.touches(prepared, previous.work):
+            await self._settle()
+            prepared = await self.applier.prepare(part.stream, records, cursors)
+        elif previous is not None:
+            previous.start(self.applier)
+            for _ in range(_STEPS_TO_THE_STORE):  # let that commit reach the store's thread
+                await asyncio.sleep(0)
+        work = self.applier.build(prepared)
+        if work.counts.failed:
+            part.failed = True  # later batches keep the cursor where it was
+        await self._settle()
+        self._in_flight = _InFlight(part.stream.name, work)
+
+    def _start_in_flight(self) -> None:
+        """Pages are slow to come: the batch in flight commits now rather than wait for the
+        next batch's reads (the store would sit idle meanwhile)."""
+        if self._in_flight is not None:
+            self._in_flight.start(self.applier)
+
+    async def _settle(self) -> None:
+        """Commit the batch in flight (if its commit has not started, start it) and count."""
+        in_flight, self._in_flight = self._in_flight, None
+        if in_flight is None:
+            return
+        done = await in_flight.finish(self.applier)
         done.pages = done.records = 0
         self.counts.add(done)
-        await self.report(part.stream.name)
+        await self.report(in_flight.stream)
 
     def _checkpoint(self, part: _Partition, final: bool) -> list[Cursor]:
         if part.failed:

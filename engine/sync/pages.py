@@ -12,7 +12,7 @@ mapped and committed (a bounded queue: memory stays flat).
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import aclosing
 from typing import Any, TypeVar
 
@@ -22,6 +22,7 @@ from engine.http import Connection
 from engine.spec.models import StreamSpec
 
 T = TypeVar("T")
+Q = TypeVar("Q")
 
 
 async def partitions_of(conn: Connection, name: str, spec: StreamSpec) -> list[Any]:
@@ -71,8 +72,16 @@ class _Failed:
         self.error = error
 
 
-async def read_ahead(source: AsyncIterator[T], depth: int = 2) -> AsyncIterator[T]:
-    """Yield ``source``'s items while up to ``depth`` more are fetched in the background."""
+async def read_ahead(
+    source: AsyncIterator[T],
+    depth: int = 2,
+    on_idle: Callable[[], None] | None = None,
+    idle_after: float = 0.05,
+) -> AsyncIterator[T]:
+    """Yield ``source``'s items while up to ``depth`` more are fetched in the background.
+
+    ``on_idle`` is called when the consumer has waited ``idle_after`` seconds for the next
+    item: the moment to start work held back while items kept coming."""
     queue: asyncio.Queue[T | _End | _Failed] = asyncio.Queue(maxsize=depth)
 
     async def pump() -> None:
@@ -88,7 +97,7 @@ async def read_ahead(source: AsyncIterator[T], depth: int = 2) -> AsyncIterator[
     task = asyncio.create_task(pump())
     try:
         while True:
-            item = await queue.get()
+            item = await _next(queue, on_idle, idle_after)
             if isinstance(item, _End):
                 return
             if isinstance(item, _Failed):
@@ -97,6 +106,18 @@ async def read_ahead(source: AsyncIterator[T], depth: int = 2) -> AsyncIterator[
     finally:
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
+
+
+async def _next(
+    queue: asyncio.Queue[Q], on_idle: Callable[[], None] | None, idle_after: float
+) -> Q:
+    if on_idle is None or not queue.empty():
+        return await queue.get()
+    try:
+        return await asyncio.wait_for(queue.get(), idle_after)
+    except TimeoutError:
+        on_idle()
+    return await queue.get()
 
 
 __all__ = ["partition_key", "partitions_of", "read_ahead"]

@@ -12,7 +12,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from engine.store.base import Batch, ExternalLink, WorkItem
+from engine.errors import StoreError
+from engine.store.base import Batch, ExternalLink, User, WorkItem
 from engine.store.duckdb_bulk import SMALL_BATCH
 from engine.store.sqlstore import SqlStore
 from tests.engine.store.helpers import integration, items
@@ -81,3 +82,18 @@ async def test_two_rows_with_one_key_keep_the_last(store: SqlStore, count: int) 
     found = await store.get_work_items([w.id for w in first])
     assert {w.title for w in found.values()} == {"second"}
     assert len(found) == count
+
+
+@pytest.mark.parametrize("count", [1, SMALL_BATCH + 1])
+async def test_a_failed_batch_leaves_nothing_for_the_next(store: SqlStore, count: int) -> None:
+    await store.ensure_project(P)
+    await store.apply_batch(Batch(users=[User("u1", "ada@example.com")]))
+    failing = Batch(work_items=items(P, count), users=[User("u2", "ADA@example.com")])
+    with pytest.raises(StoreError):
+        await store.apply_batch(failing)
+    assert await store.get_work_items([w.id for w in failing.work_items]) == {}
+
+    later = items(P, 2, start=count)
+    await store.apply_batch(Batch(work_items=later))
+    found = await store.get_work_items([w.id for w in (*failing.work_items, *later)])
+    assert sorted(found) == [w.id for w in later]
