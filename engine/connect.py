@@ -91,7 +91,7 @@ def select_auth_mode(spec: ProviderSpec, credentials: Mapping[str, Any]) -> str:
     else (so its missing fields get reported) the one missing the fewest."""
     wanted = credentials.get(AUTH_TYPE_KEY)
     if wanted is not None:
-        if wanted not in spec.auth_modes:
+        if not isinstance(wanted, str) or wanted not in spec.auth_modes:
             valid = ", ".join(spec.auth_modes)
             raise ValidationError(
                 "Invalid credentials",
@@ -140,8 +140,13 @@ def _missing(mode: AuthMode, credentials: Mapping[str, Any]) -> list[str]:
 
 
 def _is_http_url(value: str) -> bool:
-    parts = urlsplit(value)
-    return parts.scheme in ("http", "https") and bool(parts.netloc)
+    """An absolute http(s) URL with a host and, when given, a valid port."""
+    try:
+        parts = urlsplit(value)
+        parts.port  # noqa: B018 - raises ValueError for a port out of range or not a number
+    except ValueError:  # "http://[::1" (unclosed IPv6 bracket), "http://host:99999"
+        return False
+    return parts.scheme in ("http", "https") and bool(parts.hostname)
 
 
 def _webhook_secret_fields(webhooks: WebhookSpec | None) -> list[str]:

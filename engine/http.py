@@ -284,7 +284,11 @@ class Connection:
 
     def label(self, request: OutgoingRequest, stream: str | None = None) -> Label:
         """The masked description of a request that errors about it carry."""
-        url = self.secrets.mask_url(str(_url(request)), secret_params=request.secret_params)
+        try:
+            shown, params = str(_url(request)), []
+        except ValueError:  # not a URL yarl accepts; _exchange says so
+            shown, params = request.url, request.params
+        url = self.secrets.mask_url(shown, params, request.secret_params)
         return Label(self.name, stream, request.method, url)
 
     async def _exchange(self, request: OutgoingRequest, label: Label) -> Response:
@@ -296,9 +300,14 @@ class Connection:
         elif request.form is not None:
             kwargs["data"] = request.form
         try:
+            url = _url(request)
+        except ValueError as exc:  # a port out of range, an unclosed IPv6 bracket...
+            error = label.error(ConfigError, None, f"invalid URL: {self._describe(exc)}")
+            raise _NetworkFailure(error, unsent=True, retry=False) from None
+        try:
             async with (
                 self.limiter.slot(),
-                self.session().request(request.method, _url(request), **kwargs) as r,
+                self.session().request(request.method, url, **kwargs) as r,
             ):
                 raw = await r.read()
                 status, headers, final_url = r.status, r.headers, str(r.url)

@@ -26,6 +26,8 @@ _SECRET_PARAM = re.compile(
     re.IGNORECASE,
 )
 
+_USER_INFO = re.compile(r"//[^/?#]*@")
+
 Params = list[tuple[str, str]]
 
 
@@ -133,7 +135,11 @@ class Secrets:
     ) -> str:
         """``url`` plus ``params`` with every credential-carrying query value as ****."""
         names = set(secret_params)
-        parts = urlsplit(url)
+        try:
+            parts = urlsplit(url)
+        except ValueError:  # unparsable ("http://[::1"): no user info, no query shown
+            bare = _USER_INFO.sub("//", url.split("?", 1)[0].split("#", 1)[0])
+            return self.scrub(bare) + (f"?{MASK}" if "?" in url or params else "")
         pairs = parse_qsl(parts.query, keep_blank_values=True) + list(params)
         masked = [(k, MASK if self.is_secret_param(k, v, names) else v) for k, v in pairs]
         netloc = parts.netloc.rsplit("@", 1)[-1]  # never user:password@host

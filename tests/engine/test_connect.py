@@ -98,6 +98,26 @@ def test_base_url_is_always_allowed_but_must_be_a_url(catalog: Any) -> None:
     assert any(p.startswith("credentials.x: unknown field") for p in caught.value.problems)
 
 
+@pytest.mark.parametrize(
+    "base_url", ["http://[::1", "http://127.0.0.1:99999", "http://host:port", "http://:80"]
+)
+def test_a_base_url_that_does_not_parse_is_a_problem_not_a_crash(
+    catalog: Any, base_url: str
+) -> None:
+    with pytest.raises(ValidationError) as caught:
+        validate_credentials(catalog.get("hub").spec, {"token": "t0ken", "baseUrl": base_url})
+    assert caught.value.problems == ["credentials.baseUrl: must be an http(s) URL"]
+
+
+@pytest.mark.parametrize("auth_type", [["token"], {"mode": "token"}, 7])
+def test_an_auth_type_that_is_not_a_string_is_a_problem(catalog: Any, auth_type: Any) -> None:
+    with pytest.raises(ValidationError) as caught:
+        validate_credentials(catalog.get("hub").spec, {"authType": auth_type, "token": "t0ken"})
+    [problem] = caught.value.problems
+    assert problem.startswith("credentials.authType: unknown auth mode")
+    assert problem.endswith("valid: token, app")
+
+
 def test_empty_credentials_report_the_closest_mode(catalog: Any) -> None:
     with pytest.raises(ValidationError) as caught:
         validate_credentials(catalog.get("hub").spec, {})

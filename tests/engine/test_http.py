@@ -340,6 +340,15 @@ async def test_a_base_url_that_is_not_http_is_a_config_error() -> None:
     await conn.close()
 
 
+@pytest.mark.parametrize("base", ["http://127.0.0.1:99999", "http://[::1"])
+async def test_a_url_yarl_refuses_is_a_config_error_naming_it(base: str) -> None:
+    async with connect(base) as conn:
+        with pytest.raises(ConfigError) as caught:
+            await conn.request(DATA, conn.context())
+    assert "invalid URL" in caught.value.message
+    assert caught.value.context["method"] == "GET"
+
+
 async def test_query_values_that_render_empty_are_left_out() -> None:
     conn = connect("http://127.0.0.1:1", config={"labels": ["a", "b"]})
     spec = RequestSpec(

@@ -6,6 +6,7 @@ import json
 import logging
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -92,6 +93,29 @@ async def test_engine_validation_reaches_the_caller(api: Api, github_url: str) -
     status, answer = await api.call(body)
     assert status == 400
     assert any(problem.startswith("credentials.tokn") for problem in answer["details"])
+
+
+@pytest.mark.parametrize(
+    "credentials",
+    [
+        {"token": GITHUB_TOKEN, "baseUrl": "http://[::1"},
+        {"token": GITHUB_TOKEN, "baseUrl": "http://127.0.0.1:99999"},
+        {"token": GITHUB_TOKEN, "authType": ["token"]},
+        {"token": GITHUB_TOKEN, "authType": {"mode": "token"}},
+    ],
+)
+async def test_odd_credentials_are_400_with_their_path(api: Api, credentials: Any) -> None:
+    for action in ("connect", "test-connection"):
+        body = {
+            "action": action,
+            "integrationType": "github",
+            "projectId": PROJECT,
+            "data": {"credentials": credentials},
+        }
+        status, answer = await api.call(body)
+        assert status == 400, answer
+        assert answer["details"][0].startswith(("credentials.baseUrl", "credentials.authType"))
+    assert await api.engine.list_integrations() == []
 
 
 def json_values() -> st.SearchStrategy[Any]:
