@@ -37,6 +37,7 @@ from engine.errors import (
     NotFoundError,
     ProviderError,
     RecordError,
+    TemplateError,
     TransientError,
     ValidationError,
     error_class,
@@ -263,11 +264,14 @@ async def register_webhook(
     where = "webhooks.register.create"
     try:
         result = await Writer(connection).run(webhooks.registration.create, where, item=item)
-    except (ConfigError, RecordError, ProviderError) as exc:
+    except (ConfigError, RecordError, ProviderError, TemplateError, TransientError) as exc:
+        # TemplateError: the YAML's request needs config the integration lacks (a repository
+        # in config.filters.projects); TransientError: the provider is down or limiting us
         raise ConfigError(
             "Webhook registration failed",
             details=str(getattr(exc, "details", None) or exc.message),
             provider=connection.name,
+            cause=error_class(exc),
         ) from None
     return {"id": result.id, "url": url, "events": list(events)}
 

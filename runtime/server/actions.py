@@ -15,8 +15,6 @@ Least project role per action (``service_role`` may do everything):
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,12 +22,7 @@ import orjson
 import pydantic
 from aiohttp import web
 
-from engine.errors import (
-    ConfigError,
-    ProviderError,
-    TransientError,
-    ValidationError,
-)
+from engine.errors import ValidationError
 from engine.facade import ConnectResult
 from runtime.auth import ProjectRole
 from runtime.server import bulk
@@ -47,7 +40,7 @@ from runtime.server.models import (
     WebhookRequest,
     wire_dict,
 )
-from runtime.server.responses import CONNECTION_TEST_FAILED, ok
+from runtime.server.responses import ok
 from runtime.server.state import ACTION, ENGINE, ROUTE, RUNS, WORKER
 
 ROUTE_PATH = ACTION_PATH
@@ -128,16 +121,15 @@ def validation_problems(exc: pydantic.ValidationError) -> list[str]:
 
 async def connect(call: Call) -> Reply:
     body: ConnectRequest = call.body
-    with connection_test():
-        result = await call.engine.connect(
-            project_id=body.projectId,
-            integration_type=body.integrationType,
-            credentials=body.data.credentials,
-            config=wire_dict(body.data.config),
-            name=body.data.name,
-            created_by=call.principal.subject,
-            create_project=call.principal.is_service,
-        )
+    result = await call.engine.connect(
+        project_id=body.projectId,
+        integration_type=body.integrationType,
+        credentials=body.data.credentials,
+        config=wire_dict(body.data.config),
+        name=body.data.name,
+        created_by=call.principal.subject,
+        create_project=call.principal.is_service,
+    )
     return Reply(connect_answer(result))
 
 
@@ -185,12 +177,11 @@ async def get_integrations(call: Call) -> Reply:
 
 async def test_connection(call: Call) -> Reply:
     body: TestConnectionRequest = call.body
-    with connection_test():
-        result = await call.engine.test_connection(
-            integration_type=body.integrationType,
-            credentials=body.data.credentials,
-            config=wire_dict(body.data.config),
-        )
+    result = await call.engine.test_connection(
+        integration_type=body.integrationType,
+        credentials=body.data.credentials,
+        config=wire_dict(body.data.config),
+    )
     return Reply({"connected": True, "identity": result.identity})
 
 
@@ -207,20 +198,6 @@ async def resolve_conflict(call: Call) -> Reply:
         call.integration_id, data.conflictId, data.resolution, data.value
     )
     return Reply(resolved)
-
-
-@contextmanager
-def connection_test() -> Iterator[None]:
-    """A provider's refusal during a connection test becomes the seed's answer:
-    400 ``{error: "Connection test failed", details: <the provider's reason>}``."""
-    try:
-        yield
-    except ValidationError:
-        raise
-    except (ConfigError, ProviderError, TransientError) as exc:
-        if exc.message == CONNECTION_TEST_FAILED:
-            raise
-        raise ConfigError(CONNECTION_TEST_FAILED, details=exc.message) from None
 
 
 ACTIONS: dict[str, Action] = {

@@ -24,8 +24,6 @@ from engine.errors import (
 )
 from runtime.auth import Forbidden, Unauthorized
 
-CONNECTION_TEST_FAILED = "Connection test failed"
-
 
 class TooManyRequests(KiroSyncError):
     """The caller exceeded the inbound rate limit; ``retry_after`` is seconds."""

@@ -118,6 +118,35 @@ async def test_odd_credentials_are_400_with_their_path(api: Api, credentials: An
     assert await api.engine.list_integrations() == []
 
 
+async def test_a_failed_webhook_registration_says_so_with_the_providers_reason(
+    api: Api, github, github_url: str
+) -> None:
+    body = {
+        "action": "connect",
+        "integrationType": "github",
+        "projectId": PROJECT,
+        "data": {
+            "credentials": {"token": GITHUB_TOKEN, "baseUrl": github_url},
+            "config": {"filters": {"projects": ["octo/missing"]}, "webhookEvents": ["issues"]},
+        },
+    }
+    status, answer = await api.call(body)  # the connection test passes; the hook is refused
+    assert (status, answer["error"]) == (400, "Webhook registration failed"), answer
+    assert "Not Found" in answer["details"]
+
+    body["data"]["config"]["filters"] = {"projects": []}  # nowhere to register it
+    status, answer = await api.call(body)
+    assert (status, answer["error"]) == (400, "Webhook registration failed"), answer
+    assert "webhooks.register.create" in answer["details"]
+
+    body["data"]["config"]["filters"] = {"projects": [REPO]}
+    github.inject_server_error(times=10, method="POST", path=f"/repos/{REPO}/hooks")
+    status, answer = await api.call(body)
+    assert (status, answer["error"]) == (400, "Webhook registration failed"), answer
+    assert answer["details"] == "Server Error"  # the simulator's own words
+    assert await api.engine.list_integrations() == []
+
+
 def json_values() -> st.SearchStrategy[Any]:
     scalars = st.none() | st.booleans() | st.integers() | st.text(max_size=20)
     scalars = scalars | st.floats(allow_nan=False, allow_infinity=False)
