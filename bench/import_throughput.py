@@ -8,13 +8,14 @@ encoding stays out of the timing):
           Link rel="next", parse every body. The floor of what any import can cost.
 - import: ``SyncService.run`` with the bundled providers/github.yaml and mappings/github.yaml
           into a fresh DuckDB file: requests rendered from templates, rate-limit and error
-          rules, records mapped (Jinja2 ids, value maps, users by email), links looked up,
-          snapshot hashes, bulk upserts with cursor checkpoints.
+          rules, records mapped (template ids, value maps, users by email), links looked up,
+          snapshot hashes, bulk upserts with cursor checkpoints, batches pipelined.
 
 Prints records/s for both, the ratio (the aim is >= 0.6) and the peak RSS of the process.
 
     .venv/bin/python bench/import_throughput.py                 # 20,000 issues, batchSize 1000
     .venv/bin/python bench/import_throughput.py --count 5000 --batch-size 100
+    .venv/bin/python bench/import_throughput.py --switch-interval 0.0005
 
 Results go to docs/performance.md by hand (section "Import throughput").
 """
@@ -134,7 +135,10 @@ async def main(count: int, batch_size: int, rounds: int) -> None:
     print(f"best of {rounds} (wall): raw {best['raw']:,.0f}/s, import {best['import']:,.0f}/s")
     print(f"ratio import/raw (wall): {best['import'] / best['raw']:.2f} (aim >= 0.60)")
     print(f"ratio import/raw (CPU):  {best['import_cpu'] / best['raw_cpu']:.2f}")
-    print(f"batchSize {batch_size}; peak RSS: {peak_rss_mb():.0f} MB")
+    interval = sys.getswitchinterval() * 1000
+    print(
+        f"batchSize {batch_size}; switch interval {interval:g} ms; peak RSS: {peak_rss_mb():.0f} MB"
+    )
 
 
 def report(
@@ -153,5 +157,14 @@ if __name__ == "__main__":
     parser.add_argument("--count", type=int, default=20_000)
     parser.add_argument("--batch-size", type=int, default=1000)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument(
+        "--switch-interval",
+        type=float,
+        default=None,
+        help="sys.setswitchinterval for the run (seconds; Python's default is 0.005): how "
+        "soon the DuckDB thread gets the GIL back while the event loop's thread maps records",
+    )
     args = parser.parse_args()
+    if args.switch_interval is not None:
+        sys.setswitchinterval(args.switch_interval)
     asyncio.run(main(args.count, args.batch_size, args.rounds))
