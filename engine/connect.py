@@ -440,9 +440,11 @@ class Connector:
         created_by: str | None,
         create_project: bool,
     ) -> ConnectResult:
+        """Nothing is written (not even a new project) until the connection test and the
+        webhook registration have passed."""
         _check_names(project_id, name)
         plan = self.plan(integration_type, credentials, config)
-        await self._project(project_id, create_project)
+        missing = await self._missing_project(project_id, create_project)
         found = await self._test(plan.provider, plan.credentials.values, plan.template_config)
         row = Integration(
             id=str(uuid.uuid4()),
@@ -453,16 +455,17 @@ class Connector:
             created_by=created_by,
         )
         webhook = await self._webhook(plan, row)
-        await self._store(plan, row)
+        await self._store(plan, row, create_project=missing)
         stored = await self.engine.integration(row.id)
         return ConnectResult(integration_view(stored), webhook, found.identity)
 
-    async def _project(self, project_id: str, create: bool) -> None:
+    async def _missing_project(self, project_id: str, create: bool) -> bool:
+        """True when the project must be created; NotFoundError when it may not be."""
         if await self.engine.store.get_project(project_id) is not None:
-            return
+            return False
         if not create:
             raise NotFoundError(f"project {project_id} does not exist", project_id=project_id)
-        await self.engine.store.ensure_project(project_id)
+        return True
 
     async def _webhook(self, plan: Plan, row: Integration) -> WebhookSetup | None:
         """Choose the secret, register by API when asked; sets ``row.webhook_url``."""
@@ -480,11 +483,14 @@ class Connector:
             values[REGISTERED_KEY] = await register_webhook(conn, url, secret, events)
         return WebhookSetup(url, secret, events, registered=True)
 
-    async def _store(self, plan: Plan, row: Integration) -> None:
-        """Store the row; a webhook registered for it is deleted again if that fails."""
-        await self.engine.register_provider_types()
-        row.credentials = self.engine.vault.encrypt(plan.credentials.values)
+    async def _store(self, plan: Plan, row: Integration, *, create_project: bool) -> None:
+        """Store the row (and the project it needs); a webhook registered for it is deleted
+        again if that fails."""
         try:
+            await self.engine.register_provider_types()
+            row.credentials = self.engine.vault.encrypt(plan.credentials.values)
+            if create_project:
+                await self.engine.store.ensure_project(row.project_id)
             await self.engine.store.create_integration(row)
         except BaseException:
             registered = plan.credentials.values.get(REGISTERED_KEY)

@@ -342,6 +342,35 @@ async def test_webhook_events_register_a_hook_which_disconnect_deletes(
     assert row is not None and REGISTERED_KEY not in engine.credentials_of(row)
 
 
+async def test_a_failed_connect_creates_no_project(
+    engine: Engine, store: SqlStore, sim: tuple[GitHubSim, str]
+) -> None:
+    _, base_url = sim
+    with pytest.raises(ConfigError):
+        await engine.connect(
+            project_id="p-fresh",
+            integration_type="hub",
+            credentials=hub_credentials(base_url, token="wrong-token"),
+            create_project=True,
+        )
+    with pytest.raises(ConfigError):  # the test passes, the registration is refused
+        await engine.connect(
+            project_id="p-fresh",
+            integration_type="hub",
+            credentials=hub_credentials(base_url),
+            config={"filters": {"projects": ["octo/missing"]}, "webhookEvents": ["issues"]},
+            create_project=True,
+        )
+    assert await store.get_project("p-fresh") is None
+    await engine.connect(
+        project_id="p-fresh",
+        integration_type="hub",
+        credentials=hub_credentials(base_url),
+        create_project=True,
+    )
+    assert await store.get_project("p-fresh") is not None
+
+
 async def test_registration_needs_a_public_url(
     store: SqlStore, catalog: Any, sim: tuple[GitHubSim, str]
 ) -> None:
