@@ -33,6 +33,7 @@ from urllib.parse import urlsplit
 from engine.config import IntegrationConfig, parse_config
 from engine.errors import (
     ConfigError,
+    DecryptError,
     KiroSyncError,
     NotFoundError,
     ProviderError,
@@ -504,28 +505,58 @@ class Connector:
         credentials: Mapping[str, Any],
         row: Integration,
         registered: Mapping[str, Any],
-    ) -> None:
-        """Delete a registered webhook; a failure is logged (the user may delete it by
-        hand), never raised."""
+    ) -> str | None:
+        """Delete a registered webhook; the reason it could not be (logged, never raised:
+        the user may delete it by hand), None when it is gone."""
         config = parse_config(row.config).wire()
         try:
             async with self.engine.connection(provider, credentials, config) as conn:
                 await unregister_webhook(conn, registered)
         except KiroSyncError as exc:
+            reason = str(getattr(exc, "details", None) or exc.message)
             log.warning(
-                "could not delete the webhook registered for integration %s: %s",
-                row.id,
-                exc.message,
+                "could not delete the webhook registered for integration %s: %s", row.id, reason
             )
+            return reason
+        return None
 
-    async def disconnect(self, row: Integration) -> None:
-        credentials = self.engine.credentials_of(row)
-        registered = credentials.pop(REGISTERED_KEY, None)
-        if registered:
-            provider = self.engine.provider(row.type)
-            await self._unregister(provider, credentials, row, registered)
-            await self.engine.save_credentials(row.id, credentials)
+    async def disconnect(self, row: Integration) -> list[str]:
+        """Deactivate the integration and delete the webhook registered for it by API.
+
+        Deactivating never waits on the provider: what could not be cleaned up there (the
+        provider refused or is unreachable, the credentials no longer decrypt, the provider is
+        no longer installed) comes back as warnings saying what to delete by hand.
+        """
+        warning = await self._drop_registration(row)
         await self.engine.store.update_integration(row.id, is_active=False)
+        return [warning] if warning else []
+
+    async def _drop_registration(self, row: Integration) -> str | None:
+        """Delete the webhook registered by API, if any; a warning when it could not be (the
+        registration then stays in the credentials)."""
+        try:
+            credentials = self.engine.credentials_of(row)
+        except DecryptError as exc:
+            return (
+                f"{exc.message}; a webhook registered at the provider by API, if any, was not "
+                "deleted: delete it in the provider's settings"
+            )
+        registered = credentials.get(REGISTERED_KEY)
+        if not registered:
+            return None
+        try:
+            provider = self.engine.provider(row.type)
+            reason = await self._unregister(provider, credentials, row, registered)
+        except KiroSyncError as exc:  # the provider is no longer installed, or its YAML broke
+            reason = exc.message
+        if reason is not None:
+            return (
+                f"the webhook registered at {row.type} (id {registered.get('id')}) could not be "
+                f"deleted: {reason}; delete it in the provider's settings"
+            )
+        credentials.pop(REGISTERED_KEY)
+        await self.engine.save_credentials(row.id, credentials)
+        return None
 
     async def check(self, row: Integration) -> ConnectionResult:
         if not row.is_active:

@@ -243,15 +243,20 @@ class Engine:
         await self._notify(result.integration["id"], "connected")
         return result
 
-    async def disconnect(self, integration_id: str) -> None:
+    async def disconnect(self, integration_id: str) -> list[str]:
         """Deactivate the integration, stop its running sync on this node and delete the
-        webhook registered by API; sync history, logs and external links are kept."""
+        webhook registered by API; sync history, logs and external links are kept.
+
+        Returns warnings, one line each: what could not be cleaned up at the provider (a
+        registered webhook it refused to delete, credentials that no longer decrypt) and
+        must be removed by hand. The integration is deactivated either way."""
         integration = await self.integration(integration_id)
         handle = self._runs.get(integration_id)
         if handle is not None and not handle.done():
             handle.task.cancel()
-        await self.connector.disconnect(integration)
+        warnings = await self.connector.disconnect(integration)
         await self._notify(integration_id, "disconnected")
+        return warnings
 
     async def test_connection(
         self,

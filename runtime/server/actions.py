@@ -144,8 +144,9 @@ def connect_answer(result: ConnectResult) -> dict[str, Any]:
 
 
 async def disconnect(call: Call) -> Reply:
-    await call.engine.disconnect(call.integration_id)
-    return Reply(await call.engine.get_integration(call.integration_id))
+    warnings = await call.engine.disconnect(call.integration_id)
+    integration = await call.engine.get_integration(call.integration_id)
+    return Reply({**integration, "warnings": warnings})
 
 
 async def sync(call: Call) -> Reply:

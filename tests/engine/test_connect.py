@@ -371,6 +371,54 @@ async def test_a_failed_connect_creates_no_project(
     assert await store.get_project("p-fresh") is not None
 
 
+async def _registered(engine: Engine, base_url: str) -> str:
+    result = await engine.connect(
+        project_id="p1",
+        integration_type="hub",
+        credentials=hub_credentials(base_url),
+        config=hub_config(webhookEvents=["issues"]),
+        create_project=True,
+    )
+    return str(result.integration["id"])
+
+
+async def test_disconnect_deactivates_even_when_the_provider_keeps_the_webhook(
+    engine: Engine, store: SqlStore, sim: tuple[GitHubSim, str]
+) -> None:
+    github, base_url = sim
+    integration_id = await _registered(engine, base_url)
+    [hook_id] = github.repo(REPO).hooks
+    github.inject_server_error(times=10, method="DELETE")
+    warnings = await engine.disconnect(integration_id)
+    assert (await engine.get_integration(integration_id))["is_active"] is False
+    [warning] = warnings
+    assert f"(id {hook_id})" in warning and "delete it in the provider's settings" in warning
+    assert TOKEN not in warning
+    row = await store.get_integration(integration_id)
+    assert row is not None and REGISTERED_KEY in engine.credentials_of(row)  # not forgotten
+    assert list(github.repo(REPO).hooks) == [hook_id]
+
+
+async def test_disconnect_deactivates_when_the_credentials_no_longer_decrypt(
+    engine: Engine, store: SqlStore, catalog: Any, sim: tuple[GitHubSim, str]
+) -> None:
+    _, base_url = sim
+    integration_id = await _registered(engine, base_url)
+    lost_key = Engine(store, catalog, vault=make_vault(), public_url=PUBLIC_URL)
+    [warning] = await lost_key.disconnect(integration_id)
+    assert "cannot be decrypted" in warning and "was not deleted" in warning
+    assert (await lost_key.get_integration(integration_id))["is_active"] is False
+
+
+async def test_a_clean_disconnect_has_no_warnings(
+    engine: Engine, sim: tuple[GitHubSim, str]
+) -> None:
+    github, base_url = sim
+    integration_id = await _registered(engine, base_url)
+    assert await engine.disconnect(integration_id) == []
+    assert github.repo(REPO).hooks == {}
+
+
 async def test_registration_needs_a_public_url(
     store: SqlStore, catalog: Any, sim: tuple[GitHubSim, str]
 ) -> None:

@@ -147,6 +147,25 @@ async def test_a_failed_webhook_registration_says_so_with_the_providers_reason(
     assert await api.engine.list_integrations() == []
 
 
+async def test_disconnect_answers_what_the_provider_kept(api: Api, github, github_url: str) -> None:
+    body = {
+        "action": "connect",
+        "integrationType": "github",
+        "projectId": PROJECT,
+        "data": {
+            "credentials": {"token": GITHUB_TOKEN, "baseUrl": github_url},
+            "config": {"filters": {"projects": [REPO]}, "webhookEvents": ["issues"]},
+        },
+    }
+    status, answer = await api.call(body)
+    assert status == 200 and answer["data"]["webhook"]["registered"] is True, answer
+    github.inject_server_error(times=10, method="DELETE")
+    status, answer = await api.call({"action": "disconnect", "integrationId": answer["data"]["id"]})
+    assert status == 200 and answer["data"]["is_active"] is False, answer
+    [warning] = answer["data"]["warnings"]
+    assert "could not be deleted" in warning and "provider's settings" in warning
+
+
 def json_values() -> st.SearchStrategy[Any]:
     scalars = st.none() | st.booleans() | st.integers() | st.text(max_size=20)
     scalars = scalars | st.floats(allow_nan=False, allow_infinity=False)

@@ -209,6 +209,7 @@ async def test_disconnect(api: Api, openapi: OpenApi, github_url: str) -> None:
     status, answer = await checked(api, openapi, examples["disconnect"])
     assert status == 200
     assert answer["data"]["id"] == integration_id and answer["data"]["is_active"] is False
+    assert answer["data"]["warnings"] == []
     status, answer = await checked(api, openapi, examples["sync"])
     assert status == 400 and "disconnected" in answer["error"]
     status, listing = await checked(api, openapi, examples["get-integrations"])
