@@ -37,7 +37,7 @@ from typing import TYPE_CHECKING, Any
 from engine.catalog import ProviderCatalog
 from engine.config import Filters, SyncOptions
 from engine.connect import Connector, ConnectResult, WebhookSetup, integration_view, jsonable
-from engine.errors import ConfigError, ConflictError, NotFoundError, ValidationError
+from engine.errors import ConfigError, ConflictError, NotFoundError, StoreError, ValidationError
 from engine.http import Connection, ConnectionResult
 from engine.intake import WebhookIntake, WebhookResponse
 from engine.provider import Provider
@@ -134,7 +134,11 @@ class Engine:
         kw.setdefault("public_url", env.get(PUBLIC_URL_ENV) or None)
         if kw.get("vault") is None:
             kw["vault"] = Vault.from_env(env, home)
-        store = await open_store(database_url, env=env)
+        try:
+            store = await open_store(database_url, env=env)
+        except OSError as exc:  # a DuckDB file in a directory that cannot be created or read
+            where = f" {exc.filename}" if exc.filename else ""
+            raise StoreError(f"cannot open the store{where}: {exc.strerror or exc}") from None
         try:
             engine = cls(store, **kw)
             await engine.register_provider_types()

@@ -22,10 +22,12 @@ from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import urlsplit
 
+import pydantic
 from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from engine import paths
+from engine.errors import ConfigError
 
 HOUR = 3600.0
 DAY = 86400.0
@@ -86,9 +88,19 @@ class Settings(BaseSettings):
 
     @classmethod
     def load(cls, **overrides: Any) -> Settings:
-        """The environment, then every override (field name -> value) that is not None."""
+        """The environment, then every override (field name -> value) that is not None.
+
+        ConfigError when a value is invalid; ``problems`` lists each one by its variable
+        (``KIRO_SYNC_PORT: Input should be a valid integer``), never the value itself."""
         given = {cls._env_name(key): value for key, value in overrides.items() if value is not None}
-        return cls(**given)
+        try:
+            return cls(**given)
+        except pydantic.ValidationError as exc:
+            problems = [
+                f"{'.'.join(str(part) for part in error['loc']) or 'settings'}: {error['msg']}"
+                for error in exc.errors(include_input=False, include_url=False)
+            ]
+            raise ConfigError(f"invalid settings: {problems[0]}", problems=problems) from None
 
     @classmethod
     def _env_name(cls, field_name: str) -> str:
@@ -114,5 +126,8 @@ class Settings(BaseSettings):
         """Every secret value in these settings, for the log redaction filter."""
         values = [self.supabase_jwt_secret, self.encryption_key]
         found = [value.get_secret_value() for value in values if value is not None]
-        password = urlsplit(self.database).password
+        try:
+            password = urlsplit(self.database).password
+        except ValueError:  # not a URL urllib can split ("postgresql://u:p@[::1")
+            password = None
         return [*found, password] if password else found

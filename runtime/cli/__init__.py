@@ -1,7 +1,9 @@
 """The ``kiro-sync`` command line.
 
 Each command group lives in its own module and contributes ``register(subparsers)``;
-``main`` wires them together. A command handler returns the process exit status.
+``main`` wires them together. A command handler returns the process exit status; a
+kiro-sync error it lets through (invalid settings, a store that cannot be opened) is printed
+as one ``error: ...`` line with exit status 1, never a traceback.
 """
 
 from __future__ import annotations
@@ -10,6 +12,8 @@ import argparse
 import importlib
 import sys
 from collections.abc import Sequence
+
+from engine.errors import KiroSyncError
 
 # Modules contributing command groups, in the order `kiro-sync --help` lists them.
 COMMAND_MODULES = (
@@ -45,7 +49,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     if handler is None:
         parser.print_help()
         return 2
-    status: int = handler(args)
+    try:
+        status: int = handler(args)
+    except KiroSyncError as exc:  # bad settings, a store that cannot be opened: one line
+        from runtime.cli.common import report
+
+        return report(exc)
     return status
 
 

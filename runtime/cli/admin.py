@@ -14,9 +14,8 @@ DuckDB, stop it first, or run on Postgres. Errors print one line and exit 1.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import sys
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from typing import Any
 
 import orjson
@@ -24,17 +23,13 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from engine.errors import KiroSyncError, StoreError
+from engine.errors import KiroSyncError
 from engine.facade import Engine
 from runtime.auth import SERVICE_ROLE, mint_token, signing_secret
+from runtime.cli.common import Command, report, run_with_engine
 from runtime.settings import Settings
 
 ROLES = ("owner", "admin", "member", "viewer")
-DUCKDB_HINT = (
-    "the embedded DuckDB file is opened by one process at a time: stop `kiro-sync serve` "
-    "first, or run on Postgres"
-)
-Command = Callable[[Engine, argparse.Namespace, Console], Awaitable[int]]
 
 
 def register(subparsers: Any) -> None:
@@ -75,29 +70,6 @@ def _with_store(parser: argparse.ArgumentParser, command: Command) -> None:
     parser.set_defaults(handler=lambda args: run_with_engine(command, args))
 
 
-def run_with_engine(command: Command, args: argparse.Namespace) -> int:
-    console = Console(stderr=False)
-    try:
-        return asyncio.run(_with_engine(command, args, console))
-    except KiroSyncError as exc:
-        Console(stderr=True).print(f"[red]error:[/red] {exc}", highlight=False)
-        return 1
-
-
-async def _with_engine(command: Command, args: argparse.Namespace, console: Console) -> int:
-    settings = Settings.load(database_url=args.db)
-    try:
-        engine = await Engine.open(settings.database, settings.home, public_url=settings.base_url)
-    except StoreError as exc:
-        if settings.database.startswith("postgres"):
-            raise
-        raise StoreError(f"{exc.message.rstrip('.')} ({DUCKDB_HINT})") from None
-    try:
-        return await command(engine, args, console)
-    finally:
-        await engine.close(timeout=settings.shutdown_timeout)
-
-
 def token_command(args: argparse.Namespace) -> int:
     settings = Settings.load()
     secret = settings.supabase_jwt_secret
@@ -106,8 +78,7 @@ def token_command(args: argparse.Namespace) -> int:
             settings.home, secret.get_secret_value() if secret else None, settings.supabase_url
         )
     except KiroSyncError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
+        return report(exc)
     if args.ttl <= 0:
         print("error: --ttl must be positive", file=sys.stderr)
         return 2

@@ -15,8 +15,6 @@ directory's DuckDB file; with ``kiro-sync serve`` running on DuckDB, stop it fir
 from __future__ import annotations
 
 import argparse
-import asyncio
-from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -36,11 +34,9 @@ from engine.bulk.formats import FORMATS
 from engine.bulk.importer import DEFAULT_BATCH_SIZE
 from engine.bulk.readers import read_import_file
 from engine.bulk.results import ROW_KINDS, ImportResult
-from engine.errors import KiroSyncError, ValidationError
+from engine.errors import ValidationError
 from engine.facade import Engine
-from runtime.settings import Settings
-
-Command = Callable[[Engine, argparse.Namespace, Console], Awaitable[int]]
+from runtime.cli.common import Command, run_with_engine
 
 
 def register(subparsers: Any) -> None:
@@ -67,28 +63,7 @@ def register(subparsers: Any) -> None:
 def _common(parser: argparse.ArgumentParser, command: Command) -> None:
     parser.add_argument("--db", help="postgresql://... or a DuckDB file")
     parser.add_argument("--json", action="store_true", help="print the result as JSON")
-    parser.set_defaults(handler=lambda args: run_command(command, args))
-
-
-def run_command(command: Command, args: argparse.Namespace) -> int:
-    console = Console()
-    try:
-        return asyncio.run(_with_engine(command, args, console))
-    except KiroSyncError as exc:
-        errors = Console(stderr=True)
-        errors.print(f"[red]error:[/red] {exc}", highlight=False)
-        for problem in getattr(exc, "problems", [])[1:]:
-            errors.print(f"  {problem}", highlight=False, markup=False)
-        return 1
-
-
-async def _with_engine(command: Command, args: argparse.Namespace, console: Console) -> int:
-    settings = Settings.load(database_url=args.db)
-    engine = await Engine.open(settings.database, settings.home, public_url=settings.base_url)
-    try:
-        return await command(engine, args, console)
-    finally:
-        await engine.close(timeout=settings.shutdown_timeout)
+    parser.set_defaults(handler=lambda args: run_with_engine(command, args))
 
 
 def _progress(label: str) -> Progress:

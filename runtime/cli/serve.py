@@ -5,6 +5,9 @@ secret, generated encryption key) and listens on 127.0.0.1:8080. SIGTERM and SIG
 gracefully: the listener closes, requests in flight get ``shutdown_timeout`` seconds, the
 scheduler and the worker stop taking work, running sync batches commit (bounded by the same
 timeout), then the store closes.
+
+A server that cannot start (an unreachable or malformed database URL, a malformed
+ENCRYPTION_KEY, a port in use, an invalid setting) prints one ``error: ...`` line and exits 1.
 """
 
 from __future__ import annotations
@@ -16,6 +19,8 @@ from typing import Any
 
 from aiohttp import web
 
+from engine.errors import ConfigError, KiroSyncError, error_class
+from runtime.cli.common import report
 from runtime.logging import Redactor, configure_logging
 from runtime.settings import Settings
 
@@ -44,15 +49,22 @@ def serve(args: argparse.Namespace) -> int:
     configure_logging(redactor)
     app = create_app(settings, redactor=redactor)
     app.on_startup.append(_announce)
-    web.run_app(
-        app,
-        host=settings.host,
-        port=settings.port,
-        shutdown_timeout=settings.shutdown_timeout,
-        access_log=None,
-        print=None,
-        reuse_address=True,
-    )
+    try:
+        web.run_app(
+            app,
+            host=settings.host,
+            port=settings.port,
+            shutdown_timeout=settings.shutdown_timeout,
+            access_log=None,
+            print=None,
+            reuse_address=True,
+        )
+    except OSError as exc:  # the port is taken, the host is not an address of this machine
+        reason = exc.strerror or str(exc)
+        raise ConfigError(f"cannot listen on {settings.host}:{settings.port}: {reason}") from None
+    except KiroSyncError as exc:  # the store, the key or the JWT secret could not be opened
+        log.error("kiro-sync could not start", extra={"error_class": error_class(exc)})
+        return report(exc, settings.secrets())
     return 0
 
 

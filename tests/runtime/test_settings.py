@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from engine.errors import ConfigError
 from runtime.settings import Settings
 
 ENV = (
@@ -61,7 +62,19 @@ def test_database_password_is_a_secret(monkeypatch) -> None:
     assert settings.secrets() == ["pw-secret"]
 
 
-def test_bad_values_are_rejected(monkeypatch) -> None:
+def test_bad_values_are_a_config_error_naming_each_variable(monkeypatch) -> None:
     monkeypatch.setenv("KIRO_SYNC_PORT", "eighty")
-    with pytest.raises(ValueError, match="KIRO_SYNC_PORT"):
+    monkeypatch.setenv("KIRO_SYNC_MAX_BODY_BYTES", "-1")
+    with pytest.raises(ConfigError) as caught:
         Settings.load()
+    assert caught.value.message.startswith("invalid settings: KIRO_SYNC_PORT: ")
+    assert [p.split(":")[0] for p in caught.value.problems] == [
+        "KIRO_SYNC_PORT",
+        "KIRO_SYNC_MAX_BODY_BYTES",
+    ]
+    assert "eighty" not in str(caught.value.problems)
+
+
+def test_a_database_url_that_does_not_split_has_no_password_to_register(monkeypatch) -> None:
+    monkeypatch.setenv("KIRO_SYNC_DATABASE_URL", "postgresql://kiro:pw-secret@[::1")
+    assert Settings.load().secrets() == []

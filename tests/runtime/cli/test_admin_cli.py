@@ -83,7 +83,33 @@ def test_integrations_sync_and_status(home: Path, github_url: str, capsys) -> No
     assert "status success" in capsys.readouterr().out
 
 
-def test_errors_are_one_line(home: Path, capsys) -> None:
+def test_errors_are_one_line(home: Path, tmp_path: Path, capsys) -> None:
     assert main(["status", "no-such-integration"]) == 1
     err = capsys.readouterr().err
     assert "no-such-integration" in err and "Traceback" not in err
+
+    long_name = "x" * 150  # longer than a terminal line: still one line, never wrapped
+    assert main(["status", long_name]) == 1
+    assert capsys.readouterr().err == f"error: integration {long_name} does not exist\n"
+
+    url = "postgresql://kiro:hunter2-pw@[::1"  # the store's error quotes the URL
+    assert main(["integrations", "list", "--db", url]) == 1
+    [line] = capsys.readouterr().err.splitlines()
+    assert line.startswith("error: invalid Postgres URL") and "hunter2-pw" not in line
+
+    (tmp_path / "a-file").write_text("")
+    assert main(["integrations", "list", "--db", str(tmp_path / "a-file" / "x.duckdb")]) == 1
+    [line] = capsys.readouterr().err.splitlines()
+    assert line.startswith("error: cannot open the store")
+
+
+def test_invalid_settings_are_one_line(home: Path, monkeypatch, capsys) -> None:
+    monkeypatch.setenv("KIRO_SYNC_SHUTDOWN_TIMEOUT", "soon")
+    for argv in (
+        ["token", "--sub", "u"],
+        ["integrations", "list"],
+        ["import", "x.csv", "--project", "p"],
+    ):
+        assert main(argv) == 1
+        [line] = capsys.readouterr().err.splitlines()
+        assert line.startswith("error: invalid settings: KIRO_SYNC_SHUTDOWN_TIMEOUT: ")

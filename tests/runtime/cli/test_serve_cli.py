@@ -145,3 +145,50 @@ def test_serve_keeps_data_and_stops_gracefully(
     assert answer["data"]["logs"][0]["items_created"] == 25  # the run committed before exit
     code, seconds, _ = again.stop(signal.SIGINT)
     assert code == 0 and seconds < 12
+
+
+@pytest.mark.parametrize(
+    ("argv", "env", "says"),
+    [
+        (["--db", "mysql://db/kiro"], {}, "unsupported database URL scheme 'mysql'"),
+        (["--db", "postgresql://kiro:pw-9f8e7d@127.0.0.1:1/kiro"], {}, "connection failed"),
+        ([], {"ENCRYPTION_KEY": "not-a-key"}, "ENCRYPTION_KEY: key 1 is not 32 bytes"),
+        ([], {"KIRO_SYNC_SHUTDOWN_TIMEOUT": "soon"}, "invalid settings: KIRO_SYNC_SHUTDOWN"),
+    ],
+)
+def test_a_server_that_cannot_start_says_why_in_one_line(
+    tmp_path: Path, argv: list[str], env: dict[str, str], says: str
+) -> None:
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("KIRO_SYNC", "SUPA"))}
+    clean.pop("ENCRYPTION_KEY", None)
+    done = subprocess.run(
+        [KIRO_SYNC, "serve", "--port", str(free_port()), *argv],
+        cwd=tmp_path,
+        env={**clean, **env},
+        capture_output=True,
+        timeout=60,
+    )
+    err = done.stderr.decode()
+    assert done.returncode == 1, err
+    assert "Traceback" not in err
+    [line] = [line for line in err.splitlines() if not line.startswith("{")]
+    assert line.startswith("error: ") and says in line, line
+    assert "pw-9f8e7d" not in err
+
+
+def test_a_port_in_use_is_one_line(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        clean = {k: v for k, v in os.environ.items() if not k.startswith(("KIRO_SYNC", "SUPA"))}
+        done = subprocess.run(
+            [KIRO_SYNC, "serve", "--port", str(port)],
+            cwd=tmp_path,
+            env=clean,
+            capture_output=True,
+            timeout=60,
+        )
+    err = done.stderr.decode()
+    assert done.returncode == 1 and "Traceback" not in err
+    assert f"error: cannot listen on 127.0.0.1:{port}: " in err
