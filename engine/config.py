@@ -119,7 +119,7 @@ class SyncOptions(WireModel):
     include_comments: bool = True
     include_attachments: bool = False
     include_history: bool = False
-    batch_size: int = Field(default=100, ge=1, le=5000)
+    batch_size: int = Field(default=500, ge=1, le=5000)
     start_date: datetime | None = None
     end_date: datetime | None = None
 
