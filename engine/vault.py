@@ -189,7 +189,7 @@ class Vault:
         """Re-read the key file (a rotation may have added keys) and look again."""
         if self.key_file is None or not self.key_file.exists():
             return None
-        keys = parse_keys(self.key_file.read_text(encoding="utf-8"), str(self.key_file))
+        keys = parse_keys(read_key_file(self.key_file), str(self.key_file))
         if kid not in {key_id(k) for k in keys}:
             return None
         self._use(keys)
@@ -225,9 +225,18 @@ def load_or_create_key_file(path: Path) -> list[bytes]:
             )
             return [key]
     mode = path.stat().st_mode & 0o777
-    if mode & 0o077:
+    if mode & 0o077 and path.is_file():
         log.warning("key file %s is readable by others (mode %o); run chmod 600 on it", path, mode)
-    return parse_keys(path.read_text(encoding="utf-8"), str(path))
+    return parse_keys(read_key_file(path), str(path))
+
+
+def read_key_file(path: Path) -> str:
+    """The key file's text; ConfigError when it cannot be read (a directory, not UTF-8...)."""
+    try:
+        return path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) else "not UTF-8 text"
+        raise ConfigError(f"cannot read the key file {path}: {reason or exc}") from None
 
 
 def write_key_file(path: Path, keys: Sequence[bytes], *, replace: bool = True) -> bool:

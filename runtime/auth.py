@@ -30,7 +30,7 @@ from typing import Any, Literal
 import aiohttp
 import jwt
 
-from engine.errors import KiroSyncError
+from engine.errors import ConfigError, KiroSyncError
 from engine.paths import ensure_dir
 
 log = logging.getLogger(__name__)
@@ -94,7 +94,7 @@ def load_or_create_secret(home: Path) -> str:
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     except FileExistsError:
-        return path.read_text().strip()
+        return _read_secret(path)
     with os.fdopen(fd, "w") as handle:
         handle.write(secrets.token_urlsafe(48))
     log.warning(
@@ -102,7 +102,23 @@ def load_or_create_secret(home: Path) -> str:
         "or set SUPABASE_JWT_SECRET / SUPABASE_URL to accept your Supabase project's tokens",
         path,
     )
-    return path.read_text().strip()
+    return _read_secret(path)
+
+
+def _read_secret(path: Path) -> str:
+    """The secret in ``path``; ConfigError when it cannot be read or is empty (left so by a
+    crash between creating and writing it: no token could be signed or verified with it)."""
+    try:
+        secret = path.read_text(encoding="utf-8").strip()
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) else "not UTF-8 text"
+        raise ConfigError(f"cannot read the JWT secret file {path}: {reason or exc}") from None
+    if not secret:
+        raise ConfigError(
+            f"the JWT secret file {path} is empty: delete it to have a new secret generated, "
+            "or set SUPABASE_JWT_SECRET"
+        )
+    return secret
 
 
 def mint_token(secret: str, subject: str, role: str = "authenticated", ttl: int = 3600) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -115,6 +116,24 @@ def test_a_readable_key_file_draws_a_warning(
     path.chmod(0o644)
     Vault.from_env({"KIRO_SYNC_HOME": str(tmp_path)})
     assert "readable by others (mode 644)" in caplog.text
+
+
+@pytest.mark.parametrize(
+    ("make", "reason"),
+    [
+        (lambda path: path.mkdir(), "Is a directory"),
+        (lambda path: path.write_bytes(b"\xff\xfe not text"), "not UTF-8 text"),
+    ],
+)
+def test_a_key_file_that_cannot_be_read_is_a_config_error(
+    tmp_path: Path, make: Any, reason: str
+) -> None:
+    make(tmp_path / "encryption.key")
+    with pytest.raises(ConfigError) as caught:
+        Vault.from_env({"KIRO_SYNC_HOME": str(tmp_path)})
+    assert caught.value.message == (
+        f"cannot read the key file {tmp_path / 'encryption.key'}: {reason}"
+    )
 
 
 def test_a_vault_rereads_its_key_file_for_a_key_added_later(tmp_path: Path) -> None:

@@ -11,6 +11,7 @@ import pytest
 from aiohttp import web
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
+from engine.errors import ConfigError
 from runtime.auth import (
     JwksCache,
     Principal,
@@ -90,6 +91,20 @@ def test_generated_secret_is_kept_with_mode_0600(tmp_path) -> None:
     verifier = build_verifier(tmp_path, None, None)
     assert verifier.secret == first
     assert signing_secret(tmp_path, None, None) == first
+
+
+def test_an_empty_secret_file_is_a_config_error(tmp_path) -> None:
+    (tmp_path / "jwt.secret").write_text("\n")  # a crash between creating and writing it
+    with pytest.raises(ConfigError, match="is empty: delete it"):
+        build_verifier(tmp_path, None, None)  # was: every token refused as "Invalid token"
+    with pytest.raises(ConfigError, match="is empty"):
+        signing_secret(tmp_path, None, None)  # was: `kiro-sync token` crashed in PyJWT
+
+
+def test_a_secret_file_that_cannot_be_read_is_a_config_error(tmp_path) -> None:
+    (tmp_path / "jwt.secret").mkdir()
+    with pytest.raises(ConfigError, match=r"cannot read the JWT secret file .*: Is a directory"):
+        load_or_create_secret(tmp_path)
 
 
 def test_signing_needs_a_secret_when_only_jwks(tmp_path) -> None:
