@@ -27,6 +27,11 @@ PaginationLoopError instead of looping forever.
 
 The page size enters a request through ``page_size_param`` (``limit_param`` for offset,
 ``page_size_variable`` for GraphQL) or through templates that use ``page.size``.
+
+``position_based`` tells whether the next page is named by its position in the result
+(link_header, offset, page_number): an item that moves while the list is walked shifts
+the later ones, so one can be passed over. Tokens (cursor, next_url, graphql_relay) name
+the next page by what was last read, or a snapshot, and do not shift (engine.sync.checkpoint).
 """
 
 from __future__ import annotations
@@ -53,6 +58,7 @@ class Paginator:
     """Shared stop rules; subclasses implement ``next_token`` and ``update_request``."""
 
     Config: ClassVar[type[PaginatorConfig]]
+    position_based: ClassVar[bool] = False  # pages named by position: see the module doc
 
     def __init__(
         self, config: PaginatorConfig, page_size: int = 100, max_pages: int | None = None
@@ -141,6 +147,8 @@ def parse_link_header(value: str) -> dict[str, str]:
 
 
 class LinkHeaderPaginator(Paginator):
+    position_based = True
+
     class Config(PaginatorConfig):
         type: Literal["link_header"] = "link_header"
         rel: str = Field("next", description="The link relation to follow.")
@@ -162,6 +170,8 @@ class LinkHeaderPaginator(Paginator):
 
 
 class OffsetPaginator(Paginator):
+    position_based = True
+
     class Config(PaginatorConfig):
         type: Literal["offset"] = "offset"
         offset_param: str = Field("offset", description="Query parameter for the offset.")
@@ -194,6 +204,8 @@ class OffsetPaginator(Paginator):
 
 
 class PageNumberPaginator(Paginator):
+    position_based = True
+
     class Config(PaginatorConfig):
         type: Literal["page_number"] = "page_number"
         page_param: str = Field("page", description="Query parameter for the page number.")

@@ -15,7 +15,8 @@ partition:
    Commits keep their order, so a crash still leaves a prefix of batches with its cursor.
 
 After a failed record the partition's cursor stays where it was, so the record is read again
-next run instead of being passed over.
+next run instead of being passed over. Pages named by position that met a record changed
+during the run send the cursor back at the partition's end (engine.sync.checkpoint).
 """
 
 from __future__ import annotations
@@ -135,7 +136,14 @@ class Importer:
             stored = await self.ctx.store.get_cursor(
                 self.ctx.integration_id, stream.name, partition_key(partition)
             )
-            tracker = CursorTracker(spec.cursor, stored, self.run_started, options.end_date)
+            paginator = self.conn.registry.get("pagination", spec.pagination.type)
+            tracker = CursorTracker(
+                spec.cursor,
+                stored,
+                self.run_started,
+                options.end_date,
+                position_based=getattr(paginator, "position_based", False),
+            )
             await self._read(_Partition(stream, spec, partition, tracker, keep))
 
     async def _read(self, part: _Partition) -> None:
@@ -247,9 +255,10 @@ class Importer:
         await self.report(in_flight.stream)
 
     def _checkpoint(self, part: _Partition, final: bool) -> list[Cursor]:
-        if part.failed:
-            return []
-        value = part.tracker.checkpoint(final)
+        if part.failed:  # the cursor stays; a rewind (back, never forward) still applies
+            value = part.tracker.rewind() if final else None
+        else:
+            value = part.tracker.checkpoint(final)
         if value is None:
             return []
         key = partition_key(part.partition)

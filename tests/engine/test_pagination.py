@@ -12,7 +12,7 @@ from pydantic import ValidationError
 
 from engine.errors import PaginationLoopError
 from engine.http import Connection
-from engine.pagination import CursorPaginator, parse_link_header
+from engine.pagination import BUILTIN, CursorPaginator, parse_link_header
 from tests.engine.fakeapi import BEARER, FakeApi, provider, registry, serve
 
 TOTAL = "{{ config.total }}"
@@ -299,3 +299,9 @@ def test_unknown_type_lists_the_valid_names() -> None:
 def test_misplaced_key_is_rejected() -> None:
     with pytest.raises(ValidationError, match="Extra inputs are not permitted"):
         provider(streams={"s": {"request": {}, "pagination": {"type": "offset", "size": 3}}})
+
+
+def test_pages_named_by_position_say_so() -> None:
+    """An item moving during the walk shifts position-named pages (engine.sync.checkpoint)."""
+    by_position = {cls.Config.model_fields["type"].default for cls in BUILTIN if cls.position_based}
+    assert by_position == {"link_header", "offset", "page_number"}

@@ -61,3 +61,39 @@ def test_no_cursor_spec_means_no_checkpoint() -> None:
     tracker = CursorTracker(None, None, START)
     tracker.observe([rec("2025-03-01T10:00:00Z")])
     assert tracker.checkpoint(final=True) is None
+
+
+def test_position_pages_that_met_a_change_rewind_to_the_first_page() -> None:
+    spec = CursorSpec(field="updated_at", sorted=True)
+    tracker = CursorTracker(spec, "2025-03-01T08:00:00Z", START, position_based=True)
+    tracker.observe([rec("2025-03-01T09:00:00Z"), rec("2025-03-01T09:30:00Z")])  # page 1
+    assert tracker.checkpoint(final=False) == "2025-03-01T09:30:00Z"
+    tracker.observe([rec("2025-03-01T10:00:00Z")])
+    assert tracker.checkpoint(final=False) == "2025-03-01T10:00:00Z"  # crash-resume point
+    tracker.observe([rec("2025-03-01T12:00:00Z")])  # changed since the run started
+    assert tracker.checkpoint(final=True) == "2025-03-01T09:30:00Z"
+
+
+def test_a_rewind_never_goes_before_the_starting_cursor_nor_forward() -> None:
+    spec = CursorSpec(field="updated_at", sorted=True)
+    tracker = CursorTracker(spec, "2025-03-01T09:00:00Z", START, position_based=True)
+    tracker.observe([rec("2025-03-01T08:00:00Z"), rec("2025-03-01T12:05:00Z")])
+    # a single batch: nothing checkpointed yet, and the rewind does not move it forward
+    assert tracker.checkpoint(final=True) is None
+    assert tracker.stored == "2025-03-01T09:00:00Z"
+
+
+def test_unsorted_position_pages_that_met_a_change_keep_the_cursor() -> None:
+    tracker = CursorTracker(CursorSpec(field="updated_at"), None, START, position_based=True)
+    tracker.observe([rec("2025-03-01T12:30:00Z"), rec("2025-03-01T09:00:00Z")])
+    assert tracker.checkpoint(final=True) is None
+
+
+def test_token_pages_and_unchanged_walks_advance_as_usual() -> None:
+    spec = CursorSpec(field="updated_at", sorted=True)
+    token = CursorTracker(spec, None, START, position_based=False)
+    token.observe([rec("2025-03-01T12:30:00Z")])
+    assert token.checkpoint(final=True) == "2025-03-01T12:30:00Z"
+    calm = CursorTracker(spec, None, START, position_based=True)
+    calm.observe([rec("2025-03-01T11:59:59Z")])
+    assert calm.checkpoint(final=True) == "2025-03-01T11:59:59Z"
