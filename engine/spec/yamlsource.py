@@ -67,6 +67,9 @@ class SourceMap:
 
 def parse_yaml(text: str, filename: str) -> tuple[Any, SourceMap]:
     """Parse one YAML document into plain data and its ``SourceMap``."""
+    too_deep = _flow_depth_problem(text, filename)
+    if too_deep is not None:
+        raise SpecError(too_deep, file=filename)
     loader = YAML(typ="safe", pure=False)
     try:
         root = loader.compose(text)
@@ -74,6 +77,8 @@ def parse_yaml(text: str, filename: str) -> tuple[Any, SourceMap]:
         raise SpecError(_syntax_problem(exc, filename), file=filename) from None
     except YAMLError as exc:
         raise SpecError(f"{filename}:1:1: yaml: {_one_line(str(exc))}", file=filename) from None
+    except RecursionError:
+        raise SpecError(f"{filename}:1:1: yaml: {TOO_DEEP}", file=filename) from None
     source = SourceMap(filename)
     if root is None:
         return None, source
@@ -84,8 +89,31 @@ def parse_yaml(text: str, filename: str) -> tuple[Any, SourceMap]:
     return data, source
 
 
+MAX_DEPTH = 64  # provider and mapping files nest a dozen levels; more is a mistake or an attack
+TOO_DEEP = f"nested deeper than {MAX_DEPTH} levels"
+FLOW_LIMIT = 1000  # brackets open at once, checked before parsing
 _STR = "tag:yaml.org,2002:str"
 _MERGE = "tag:yaml.org,2002:merge"
+
+
+def _flow_depth_problem(text: str, filename: str) -> str | None:
+    """A problem when ``[``/``{`` open more than ``FLOW_LIMIT`` levels at once: the C parser
+    recurses per level and crashes the process (not an exception) some ten thousand deep.
+    Counting every bracket (quoted ones too) only ever overestimates the depth."""
+    if text.count("[") + text.count("{") <= FLOW_LIMIT:
+        return None
+    depth = line = column = 0
+    for char in text:
+        column += 1
+        if char == "\n":
+            line, column = line + 1, 0
+        elif char in "[{":
+            depth += 1
+            if depth > FLOW_LIMIT:
+                return f"{filename}:{line + 1}:{column}: yaml: {TOO_DEEP}"
+        elif char in "]}":
+            depth = max(depth - 1, 0)
+    return None
 
 
 def _mark(node: Node) -> Mark:
@@ -104,6 +132,9 @@ class _Builder:
     def value(self, node: Node, path: KeyPath) -> Any:
         if isinstance(node, ScalarNode):
             return node.value if node.tag == _STR else self.scalar(node)
+        if len(path) >= MAX_DEPTH:
+            self.problem(node, TOO_DEEP)
+            return None
         if id(node) in self._open:
             self.problem(node, "an alias refers to a node that contains it")
             return None

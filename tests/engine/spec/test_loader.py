@@ -258,6 +258,15 @@ def test_unknown_yaml_tag(tmp_path: Path, registry: Registry) -> None:
     assert problem.startswith("2:8: yaml: could not determine a constructor for the tag '!upper'")
 
 
+@pytest.mark.parametrize("depth", [70, 3000, 100_000])
+def test_absurd_nesting_is_a_problem_not_a_recursion_error(
+    tmp_path: Path, registry: Registry, depth: int
+) -> None:
+    text = MINIMAL + "x-junk: " + "[" * depth + "]" * depth + "\n"
+    [problem] = problems_of(tmp_path, text, registry)
+    assert problem.endswith("yaml: nested deeper than 64 levels"), problem
+
+
 def test_yaml_syntax_error(tmp_path: Path, registry: Registry) -> None:
     text = MINIMAL.replace("path: /items", "path: /items: all")
     [problem] = problems_of(tmp_path, text, registry)
