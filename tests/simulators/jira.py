@@ -40,6 +40,7 @@ from .jira_model import (
     FIELD_NAMES,
     ISSUE_TYPES,
     PRIORITIES,
+    JiraAttachment,
     JiraComment,
     JiraIssue,
     JiraProject,
@@ -51,7 +52,6 @@ from .jira_model import (
     adf_text,
     choose_fields,
     is_adf,
-    jira_ts,
 )
 from .jql import JqlError, Query, parse
 
@@ -267,6 +267,37 @@ class JiraSim(BaseSim):
         self._changed()
         return comment
 
+    def add_attachment(
+        self,
+        key: str,
+        filename: str,
+        mime_type: str,
+        size: int,
+        author: str | None = None,
+    ) -> JiraAttachment:
+        """Attach a file as a person would: the issue's ``updated`` moves and its changelog
+        gets an ``Attachment`` item (to: the attachment id, toString: the file name)."""
+        issue = self.issue(key)
+        actor = self.user_id(author) or self.me
+        when = self.clock.tick()
+        attachment = JiraAttachment(str(next(self._ids)), filename, mime_type, size, actor, when)
+        issue.attachments.append(attachment)
+        issue.updated = when
+        item = {
+            "field": "Attachment",
+            "fieldtype": "jira",
+            "fieldId": "attachment",
+            "from": None,
+            "fromString": None,
+            "to": attachment.id,
+            "toString": filename,
+        }
+        issue.history.append(
+            {"id": str(next(self._ids)), "author": actor, "created": when, "items": [item]}
+        )
+        self._changed()
+        return attachment
+
     # ---- inspection ---
     def issue(self, id_or_key: str) -> JiraIssue:
         ident = self.keys.get(id_or_key.upper(), id_or_key)
@@ -420,11 +451,14 @@ class JiraSim(BaseSim):
         ids = self._matching(jql, query, request[PRINCIPAL])
         page = ids[offset : offset + size]
         render = self._render()
-        doc: dict[str, Any] = {"issues": [render.issue(self.issues[i], chosen) for i in page]}
+        changelog = "changelog" in _expanded(expand)
+        doc: dict[str, Any] = {
+            "issues": [render.issue(self.issues[i], chosen, changelog) for i in page]
+        }
         if offset + size < len(ids):
             doc["nextPageToken"] = _encode_token(offset + size, jql)
         doc["isLast"] = offset + size >= len(ids)
-        if "names" in expand:
+        if "names" in _expanded(expand):
             doc["names"] = {n: FIELD_NAMES[n] for n in chosen or []}
         return json_response(doc)
 
@@ -475,7 +509,9 @@ class JiraSim(BaseSim):
         if issue is None:
             return _missing_issue()
         chosen = choose_fields(request.query.getall("fields", []), "*all")
-        return json_response(self._render().issue(issue, chosen if chosen is not None else []))
+        changelog = "changelog" in _expanded(request.query.get("expand", ""))
+        render = self._render()
+        return json_response(render.issue(issue, chosen if chosen is not None else [], changelog))
 
     async def _h_create(self, request: web.Request) -> web.StreamResponse:
         body = await _json(request)
@@ -785,15 +821,7 @@ class JiraSim(BaseSim):
         start = _int(request.query.get("startAt"), 0)
         size = _int(request.query.get("maxResults"), 100)
         render = self._render()
-        values = [
-            {
-                "id": h["id"],
-                "author": render.user(h["author"]),
-                "created": jira_ts(h["created"]),
-                "items": h["items"],
-            }
-            for h in issue.history[start : start + size]
-        ]
+        values = [render.history(h) for h in issue.history[start : start + size]]
         return json_response(
             {
                 "self": str(request.url),
@@ -1063,6 +1091,11 @@ def _decode_token(token: str | None, jql: str) -> int | None:
     if data.get("q") != hashlib.sha1(jql.encode()).hexdigest()[:12]:
         return None
     return int(data["o"])
+
+
+def _expanded(expand: str) -> set[str]:
+    """Jira's ``expand``: a comma-separated list of names."""
+    return {name.strip() for name in expand.split(",") if name.strip()}
 
 
 def _int(value: str | None, default: int) -> int:

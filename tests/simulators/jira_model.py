@@ -46,8 +46,12 @@ FIELD_NAMES = {
     "comment": "Comment",
     "statuscategorychangedate": "Status Category Changed",
     "subtasks": "Sub-tasks",
+    "attachment": "Attachment",
 }
 NAVIGABLE = [f for f in FIELD_NAMES if f != "comment"]
+# expand=changelog on the enhanced search (/search/jql) carries at most this many changes per
+# issue (third-party reports since its 2025 launch; the removed /search carried 100)
+CHANGELOG_LIMIT = 40
 ALL_FIELDS = list(FIELD_NAMES)
 
 
@@ -149,6 +153,16 @@ class JiraComment:
 
 
 @dataclass
+class JiraAttachment:
+    id: str
+    filename: str
+    mime_type: str
+    size: int
+    author: str
+    created: datetime
+
+
+@dataclass
 class JiraIssue:
     id: str
     key: str
@@ -170,6 +184,7 @@ class JiraIssue:
     status_changed: datetime | None = None
     comments: list[str] = field(default_factory=list)
     history: list[dict[str, Any]] = field(default_factory=list)
+    attachments: list[JiraAttachment] = field(default_factory=list)
 
 
 # ---- representations ---------------------------------------------------------------------------
@@ -301,8 +316,46 @@ class Renderer:
             "resolutiondate": lambda: jira_ts(issue.resolutiondate),
             "statuscategorychangedate": lambda: jira_ts(issue.status_changed or issue.created),
             "subtasks": lambda: [],
+            "attachment": lambda: [self.attachment(a) for a in issue.attachments],
         }
         return simple[name]()
+
+    def attachment(self, a: JiraAttachment) -> dict[str, Any]:
+        """An issue's ``attachment`` entry (v3 ``Attachment``: the file lives at ``content``;
+        images also have a ``thumbnail``)."""
+        doc: dict[str, Any] = {
+            "self": f"{self.rest}/attachment/{a.id}",
+            "id": a.id,
+            "filename": a.filename,
+            "author": self.user(a.author),
+            "created": jira_ts(a.created),
+            "size": a.size,
+            "mimeType": a.mime_type,
+            "content": f"{self.rest}/attachment/content/{a.id}",
+        }
+        if a.mime_type.startswith("image/"):
+            doc["thumbnail"] = f"{self.rest}/attachment/thumbnail/{a.id}"
+        return doc
+
+    def history(self, entry: dict[str, Any]) -> dict[str, Any]:
+        """One changelog entry (``Changelog``: who, when, the items changed)."""
+        return {
+            "id": entry["id"],
+            "author": self.user(entry["author"]),
+            "created": jira_ts(entry["created"]),
+            "items": entry["items"],
+        }
+
+    def changelog(self, issue: JiraIssue) -> dict[str, Any]:
+        """``expand=changelog`` on an issue: the most recent changes first, at most
+        ``CHANGELOG_LIMIT`` (the rest only through GET /issue/{key}/changelog)."""
+        recent = [self.history(h) for h in reversed(issue.history[-CHANGELOG_LIMIT:])]
+        return {
+            "startAt": 0,
+            "maxResults": len(recent),
+            "total": len(issue.history),
+            "histories": recent,
+        }
 
     def parent(self, key: str | None) -> dict[str, Any] | None:
         if key is None:
@@ -330,12 +383,15 @@ class Renderer:
             "name": name,
         }
 
-    def issue(self, issue: JiraIssue, fields: list[str] | None) -> dict[str, Any]:
-        """``fields`` None means the id-only shape /search/jql answers by default."""
+    def issue(
+        self, issue: JiraIssue, fields: list[str] | None, changelog: bool = False
+    ) -> dict[str, Any]:
+        """``fields`` None means the id-only shape /search/jql answers by default;
+        ``changelog``: ``expand=changelog`` was asked for."""
         if fields is None:
             return {"id": issue.id}
         chosen = {name: self.field(issue, name) for name in fields}
-        return {
+        doc = {
             "expand": "renderedFields,names,schema,operations,editmeta,changelog,"
             "versionedRepresentations",
             "id": issue.id,
@@ -343,6 +399,9 @@ class Renderer:
             "key": issue.key,
             "fields": chosen,
         }
+        if changelog:
+            doc["changelog"] = self.changelog(issue)
+        return doc
 
 
 def choose_fields(tokens: list[str], default: str) -> list[str] | None:

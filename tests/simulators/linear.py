@@ -176,6 +176,20 @@ class LnComment:
 
 
 @dataclass
+class LnAttachment:
+    """A link to an external resource on an issue (Linear's attachments are URLs: a pull
+    request, a Slack thread, an uploaded file's address)."""
+
+    id: str
+    issue_id: str
+    title: str
+    url: str
+    creator_id: str
+    created_at: datetime
+    subtitle: str | None = None
+
+
+@dataclass
 class LnWebhook:
     id: str
     url: str
@@ -232,6 +246,7 @@ class LinearSim(BaseSim):
         self.labels: dict[str, LnLabel] = {}
         self.issues: dict[str, LnIssue] = {}
         self.comments: dict[str, LnComment] = {}
+        self.attachments: dict[str, LnAttachment] = {}
         self.webhooks: dict[str, LnWebhook] = {}
         self.mutations: list[MutationCall] = []
         self.api_keys: dict[str, str] = {}
@@ -384,6 +399,24 @@ class LinearSim(BaseSim):
         comment = LnComment(self.new_id(), issue.id, body, author, when, when)
         self.comments[comment.id] = comment
         return comment
+
+    def add_attachment(
+        self,
+        ref: str,
+        title: str,
+        url: str,
+        subtitle: str | None = None,
+        creator: str | None = None,
+    ) -> LnAttachment:
+        """Attach a link to the issue. The issue's ``updatedAt`` stays: whether Linear moves
+        it for a new attachment is not documented, so the simulator does not claim it."""
+        issue = self.issue(ref)
+        author = self.user_by_email(creator).id if creator else self.me  # type: ignore[union-attr]
+        attachment = LnAttachment(
+            self.new_id(), issue.id, title, url, author, self.clock.tick(), subtitle
+        )
+        self.attachments[attachment.id] = attachment
+        return attachment
 
     def issue(self, ref: str) -> LnIssue:
         """By id or identifier (ENG-12), as Linear's ``issue(id:)`` accepts both."""
@@ -682,6 +715,14 @@ def _filter_schema(sim: LinearSim) -> dict[str, dict[str, Field]]:
             ),
         },
         "NullableIssueFilter": {},  # filled below (same fields as IssueFilter)
+        "AttachmentFilter": {
+            "id": ("value", lambda a: a.id, False),
+            "title": ("value", lambda a: a.title, False),
+            "url": ("value", lambda a: a.url, False),
+            "createdAt": ("value", lambda a: a.created_at, True),
+            "updatedAt": ("value", lambda a: a.created_at, True),
+            "creator": user(lambda a: sim.users.get(a.creator_id)),
+        },
         "TeamFilter": {
             "id": ("value", lambda t: t.id, False),
             "key": ("value", lambda t: t.key, False),
@@ -828,6 +869,30 @@ class _Root:
                 "CommentFilter",
                 self.comment_node,
             ),
+            "attachments": lambda info, **args: self.connection(
+                [a for a in sim.attachments.values() if a.issue_id == issue.id],
+                args,
+                "AttachmentFilter",
+                self.attachment_node,
+            ),
+        }
+
+    def attachment_node(self, attachment: LnAttachment) -> dict[str, Any]:
+        return {
+            "id": attachment.id,
+            "title": attachment.title,
+            "subtitle": attachment.subtitle,
+            "url": attachment.url,
+            "createdAt": iso_ms(attachment.created_at),
+            "updatedAt": iso_ms(attachment.created_at),
+            "archivedAt": None,
+            "groupBySource": False,
+            "metadata": {},
+            "source": None,
+            "sourceType": "unknown",  # what Linear answers when no integration made it
+            "bodyData": None,
+            "creator": lambda info: self.user_node(self.sim.users.get(attachment.creator_id)),
+            "issue": lambda info: self.issue_node(self.sim.issues[attachment.issue_id]),
         }
 
     def comment_node(self, comment: LnComment) -> dict[str, Any]:

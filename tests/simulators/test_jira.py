@@ -509,3 +509,60 @@ async def test_clock_moves_relative_jql(aiohttp_client) -> None:
     issues, _ = await search_all(client, "project = PROJ AND updated >= -1h")
     assert [i["fields"]["summary"] for i in issues] == ["new"]
     assert sim.clock.now - sim.issue("PROJ-2").updated < timedelta(seconds=2)
+
+
+# ---- attachments and expand=changelog ----------------------------------------------------------
+
+
+async def test_attachments_are_an_issue_field_shaped_like_jiras(aiohttp_client) -> None:
+    sim = make_sim(1)
+    before = sim.issue("PROJ-1").updated
+    log = sim.add_attachment("PROJ-1", "debuglog.txt", "text/plain", 2460)
+    shot = sim.add_attachment("PROJ-1", "screen.png", "image/png", 51234)
+    client = await aiohttp_client(sim.app())
+    [issue], _ = await search_all(client, "project = PROJ", fields="summary,attachment")
+    first, second = issue["fields"]["attachment"]
+    assert set(first) == set(load_fixture("jira/rest/search-attachment.json")[0])
+    base = str(client.make_url("/rest/api/3")).rstrip("/")
+    assert first["id"] == log.id and first["filename"] == "debuglog.txt"
+    assert (first["mimeType"], first["size"]) == ("text/plain", 2460)
+    assert first["content"] == f"{base}/attachment/content/{log.id}"
+    assert first["author"]["emailAddress"] == "dev@example.com"
+    assert second["thumbnail"] == f"{base}/attachment/thumbnail/{shot.id}"
+    assert sim.issue("PROJ-1").updated > before
+    [other], _ = await search_all(client, "project = PROJ", fields="summary")
+    assert "attachment" not in other["fields"]
+    items = [h["items"][0] for h in sim.issue("PROJ-1").history]
+    assert [(i["field"], i["to"], i["toString"]) for i in items] == [
+        ("Attachment", log.id, "debuglog.txt"),
+        ("Attachment", shot.id, "screen.png"),
+    ]
+
+
+async def test_expand_changelog_answers_the_recent_changes_newest_first(aiohttp_client) -> None:
+    sim = make_sim(2)
+    for n in range(45):
+        sim.edit_issue("PROJ-1", summary=f"Title {n}")
+    client = await aiohttp_client(sim.app())
+    body = {"jql": "key = PROJ-1", "fields": ["summary"], "expand": "names,changelog"}
+    answer = await (await client.post(SEARCH, json=body, headers=AUTH)).json()
+    [issue] = answer["issues"]
+    changelog = issue["changelog"]
+    assert (changelog["startAt"], changelog["maxResults"], changelog["total"]) == (0, 40, 45)
+    recorded = load_fixture("jira/rest/changelog-histories.json")[0]
+    newest = changelog["histories"][0]
+    assert set(newest) == set(recorded)
+    assert newest["author"]["emailAddress"] == "dev@example.com"
+    assert [h["items"][0]["toString"] for h in changelog["histories"][:2]] == [
+        "Title 44",
+        "Title 43",
+    ]
+    assert changelog["histories"][-1]["items"][0]["toString"] == "Title 5"
+    plain = await (
+        await client.post(SEARCH, json={"jql": "key = PROJ-2", "fields": ["summary"]}, headers=AUTH)
+    ).json()
+    assert "changelog" not in plain["issues"][0]
+    quiet = await (
+        await client.get("/rest/api/3/issue/PROJ-2", params={"expand": "changelog"}, headers=AUTH)
+    ).json()
+    assert quiet["changelog"] == {"startAt": 0, "maxResults": 0, "total": 0, "histories": []}

@@ -218,6 +218,31 @@ async def test_teams_users_states_and_comments(aiohttp_client) -> None:
     assert nested["data"]["issue"]["comments"]["nodes"] == [{"body": "first"}]
 
 
+async def test_issue_attachments_and_the_include_directive(aiohttp_client) -> None:
+    sim = make_sim(2)
+    pr = sim.add_attachment("ENG-1", "PR #42", "https://github.com/o/r/pull/42", "open")
+    client = await aiohttp_client(sim.app())
+    query = """query($with: Boolean!) { issues { nodes { identifier
+      attachments(first: 50) @include(if: $with) {
+        nodes { id title subtitle url sourceType createdAt creator { email } } } } } }"""
+    _, on = await gql(client, query, {"with": True})
+    nodes = {n["identifier"]: n for n in on["data"]["issues"]["nodes"]}
+    assert nodes["ENG-1"]["attachments"]["nodes"] == [
+        {
+            "id": pr.id,
+            "title": "PR #42",
+            "subtitle": "open",
+            "url": "https://github.com/o/r/pull/42",
+            "sourceType": "unknown",
+            "createdAt": "2025-01-31T12:00:00.000Z",
+            "creator": {"email": "dev@example.com"},
+        }
+    ]
+    assert nodes["ENG-2"]["attachments"]["nodes"] == []
+    _, off = await gql(client, query, {"with": False})
+    assert all(set(n) == {"identifier"} for n in off["data"]["issues"]["nodes"])
+
+
 # ---- mutations ---
 async def test_issue_create_and_update_with_state_looked_up_by_name(aiohttp_client) -> None:
     sim = make_sim(0)
