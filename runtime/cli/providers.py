@@ -21,13 +21,14 @@ from pathlib import Path
 from typing import Any, TextIO
 
 import orjson
-from ruamel.yaml import YAML
-from ruamel.yaml.error import YAMLError
 
 from engine.catalog import ProviderCatalog, display_path
+from engine.config import check_extra, parse_config
 from engine.errors import ConfigError, KiroSyncError, NotFoundError, SpecError
 from engine.provider import Provider
 from engine.spec.loader import load_provider, provider_problems
+from engine.spec.yamlsource import parse_yaml
+from runtime.cli.common import report
 
 OK, FAILED, INVALID = 0, 1, 2
 
@@ -181,7 +182,7 @@ def try_stream(args: argparse.Namespace) -> int:
     try:
         provider = _provider(args.provider)
         credentials = read_mapping(args.credentials, "credentials")
-        config = read_mapping(args.config, "config") if args.config else {}
+        config = try_config(provider, read_mapping(args.config, "config") if args.config else {})
         if args.stream not in provider.spec.streams:
             streams = ", ".join(provider.spec.streams)
             raise NotFoundError(
@@ -191,7 +192,7 @@ def try_stream(args: argparse.Namespace) -> int:
         print(exc.render(), file=sys.stderr)
         return INVALID
     except KiroSyncError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        report(exc)
         return INVALID
     try:
         count = asyncio.run(read_records(provider, credentials, config, args.stream, args.limit))
@@ -220,6 +221,16 @@ async def read_records(
     return count
 
 
+def try_config(provider: Provider, given: dict[str, Any]) -> dict[str, Any]:
+    """The integration config templates see, as connect gives it: checked (ValidationError
+    naming each bad key) and with every default filled in (``config.filters.projects`` is
+    ``[]`` when no filter is given)."""
+    config = parse_config(given)
+    if config.extra or provider.spec.config_schema.get("required"):
+        check_extra(config.extra, provider.spec.config_schema, provider.name)
+    return config.wire()
+
+
 def _provider(reference: str) -> Provider:
     """A catalog provider by name, or a YAML file by path (for a provider being written)."""
     path = Path(reference)
@@ -229,15 +240,13 @@ def _provider(reference: str) -> Provider:
 
 
 def read_mapping(file: str, what: str) -> dict[str, Any]:
-    """A JSON or YAML file holding one mapping (credentials or config)."""
+    """A JSON or YAML file holding one mapping (credentials or config); SpecError with
+    ``file:line:col`` when it does not parse (duplicate keys included)."""
     try:
-        data = YAML(typ="safe", pure=True).load(Path(file).read_text(encoding="utf-8"))
+        text = Path(file).read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"cannot read the {what} file {file}: {exc}") from None
-    except YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f":{mark.line + 1}:{mark.column + 1}" if mark is not None else ""
-        raise SpecError(f"{file}{where}: {what}: not valid JSON or YAML") from None
+    data, _ = parse_yaml(text, file)
     if not isinstance(data, dict):
         raise SpecError(f"{file}:1:1: {what}: expected a mapping of names to values")
     return data

@@ -16,6 +16,8 @@ from aiohttp.test_utils import TestServer
 from engine.catalog import PROVIDERS_PATH_ENV
 from runtime.cli import main
 from runtime.cli.providers import schema_text
+from tests.runtime.cli.conftest import REPO as CLI_REPO
+from tests.runtime.cli.conftest import TOKEN as CLI_TOKEN
 
 REPO = Path(__file__).resolve().parents[3]
 EXAMPLE = REPO / "tests" / "engine" / "spec" / "data" / "acme.yaml"
@@ -308,6 +310,54 @@ async def test_try_prints_records_as_json_lines(tmp_path: Path) -> None:
         assert TOKEN not in err
     finally:
         await server.close()
+
+
+async def test_try_gives_templates_the_config_connect_would(
+    tmp_path: Path, github_url: str
+) -> None:
+    credentials = tmp_path / "credentials.yaml"
+    credentials.write_text(f"token: {CLI_TOKEN}\nbaseUrl: {github_url}\n")
+    status, out, err = await run_cli("try", "github", "issues", "--credentials", str(credentials))
+    assert (status, out) == (0, ""), err  # no config: no repository to read, not a crash
+    assert err == "0 records from github.issues\n"
+
+    config = tmp_path / "config.yaml"
+    config.write_text(f"filters:\n  projects: [{CLI_REPO}]\n")
+    status, out, err = await run_cli(
+        "try",
+        "github",
+        "issues",
+        "--credentials",
+        str(credentials),
+        "--config",
+        str(config),
+        "--limit",
+        "2",
+    )
+    assert status == 0, err
+    assert len(out.splitlines()) == 2
+
+    config.write_text("filtres: {}\nsyncFrequency: weekly\n")
+    status, out, err = await run_cli(
+        "try", "github", "issues", "--credentials", str(credentials), "--config", str(config)
+    )
+    assert status == 2 and out == ""
+    assert err.splitlines()[0].startswith("error: invalid config: ")
+    assert "  config.filtres: unknown key" in err.splitlines()[1:]
+
+
+def test_try_reads_files_like_provider_files(tmp_path: Path, capsys) -> None:
+    provider = tmp_path / "tiny.yaml"
+    provider.write_text(TINY)
+    credentials = tmp_path / "credentials.yaml"
+    credentials.write_text("accessToken: a\naccessToken: b\n")
+    status, _, err = run(capsys, "try", str(provider), "items", "--credentials", str(credentials))
+    assert status == 2
+    assert err == f"{credentials}:2:1: yaml: duplicate key 'accessToken' (first at line 1)\n"
+    depth = 20_000  # the C parser would crash the process, not raise
+    credentials.write_text("a: " + "[" * depth + "]" * depth + "\n")
+    status, _, err = run(capsys, "try", str(provider), "items", "--credentials", str(credentials))
+    assert status == 2 and err.endswith("yaml: nested deeper than 64 levels\n")
 
 
 def test_try_rejects_an_unknown_stream_and_bad_files(
