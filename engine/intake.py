@@ -43,6 +43,7 @@ from engine.webhooks import (
     VerifiedDelivery,
     WebhookProcessor,
 )
+from engine.wire import NUL, json_problem
 
 if TYPE_CHECKING:
     from engine.facade import Engine
@@ -101,7 +102,8 @@ class WebhookIntake:
 
     # --- receipt ---------------------------------------------------------------------------
     async def receive(self, integration_id: str, request: InboundRequest) -> WebhookResponse:
-        integration = await self.engine.store.get_integration(integration_id)
+        found = NUL not in integration_id  # no store keeps one: such an id never exists
+        integration = await self.engine.store.get_integration(integration_id) if found else None
         if integration is None:
             return rejected(404, "unknown integration")
         if not integration.is_active:
@@ -190,6 +192,9 @@ class WebhookIntake:
     ) -> dict[str, Any]:
         if payload is None:
             raise ValidationError("Invalid webhook", ["data.payload: required"])
+        problem = json_problem(payload)
+        if problem is not None:
+            raise ValidationError("Invalid webhook", [f"data.payload.{problem}"])
         if event_type is not None and not isinstance(event_type, str):
             raise ValidationError("Invalid webhook", ["data.eventType: must be a string"])
         if not integration.is_active:

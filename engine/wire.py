@@ -5,6 +5,12 @@ change it between pages (a query parameter, a JSON body field, the whole URL), a
 strategies decorate a copy of it just before each attempt. ``Response`` is what came back,
 already read and parsed. ``Secrets`` knows which values must never be shown and masks them
 in URLs and messages.
+
+JSON that arrives from outside (action bodies, webhook deliveries) is checked with
+``json_problem`` before it is kept: nested deeper than ``MAX_JSON_DEPTH`` (orjson, which
+encodes it for the store, stops at 255 levels) or holding a NUL character (Postgres text and
+JSON cannot store U+0000); ``without_nul`` replaces NUL characters where the sender cannot
+be asked to fix them.
 """
 
 from __future__ import annotations
@@ -153,3 +159,59 @@ def secret_values(credentials: Mapping[str, Any], secret_fields: Iterable[str]) 
     return [
         value for key, value in credentials.items() if key in names or _SECRET_PARAM.search(key)
     ]
+
+
+# --- JSON from outside -------------------------------------------------------------------
+
+MAX_JSON_DEPTH = 100
+NUL = "\x00"
+_Frame = tuple[Any, "_Frame | None", "str | int | None", int, bool]
+
+
+def json_problem(
+    value: Any, max_depth: int = MAX_JSON_DEPTH, nul_allowed_in: Any = None
+) -> str | None:
+    """``path: message`` for the first part of ``value`` that cannot be kept: nesting past
+    ``max_depth`` or a NUL character in a string or key (except inside the object
+    ``nul_allowed_in``, which checks its own). None when everything can be kept."""
+    stack: list[_Frame] = [(value, None, None, 0, False)]
+    while stack:
+        frame = stack.pop()
+        item, _, _, depth, exempt = frame
+        if isinstance(item, str):
+            if not exempt and NUL in item:
+                return f"{_path(frame)}: contains a NUL character (U+0000)"
+            continue
+        if not isinstance(item, dict | list):
+            continue
+        if depth >= max_depth:
+            return f"{_path(frame)}: nested deeper than {max_depth} levels"
+        inner = exempt or item is nul_allowed_in
+        pairs = item.items() if isinstance(item, dict) else enumerate(item)
+        for key, child in pairs:
+            if not inner and isinstance(key, str) and NUL in key:
+                return f"{_path((None, frame, key, 0, False))}: a key contains a NUL character"
+            stack.append((child, frame, key, depth + 1, inner))
+    return None
+
+
+def _path(frame: _Frame, limit: int = 120) -> str:
+    parts: list[str] = []
+    current: _Frame | None = frame
+    while current is not None and current[1] is not None:
+        key = current[2]
+        parts.append(f"[{key}]" if isinstance(key, int) else "." + str(key).replace(NUL, "\\0"))
+        current = current[1]
+    text = "".join(reversed(parts)).lstrip(".") or "(the whole value)"
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def without_nul(value: Any) -> Any:
+    """``value`` with every NUL character in its strings and keys replaced by U+FFFD."""
+    if isinstance(value, str):
+        return value.replace(NUL, "\ufffd")
+    if isinstance(value, dict):
+        return {without_nul(key): without_nul(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [without_nul(item) for item in value]
+    return value

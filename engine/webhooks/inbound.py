@@ -43,6 +43,7 @@ from engine.webhooks.request import Headers, InboundRequest, text_of
 from engine.webhooks.routing import EventRouter, WebhookEvent
 from engine.webhooks.signatures import SignatureScheme, require_secret
 from engine.webhooks.templates import PlaceProblem, as_text, compile_optional, render_soft
+from engine.wire import MAX_JSON_DEPTH, json_problem, without_nul
 
 NEVER_STORED_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie"})
 
@@ -277,19 +278,35 @@ def parse_payload(request: InboundRequest) -> tuple[Any, str | None]:
     """The parsed body and, when it does not parse, why.
 
     Form bodies give a dict of their fields, ``text/*`` bodies their text, anything else must
-    be JSON (whatever its declared type). An empty body is None.
+    be JSON (whatever its declared type). An empty body is None. JSON nested deeper than
+    ``MAX_JSON_DEPTH`` does not parse (it could not be stored); NUL characters, which no
+    store keeps in text, are replaced by U+FFFD.
     """
-    if not request.body.strip():
+    body = request.body
+    if not body.strip():
         return None, None
     content_type = request.content_type
     if content_type == "application/x-www-form-urlencoded":
-        return dict(parse_qsl(text_of(request.body), keep_blank_values=True)), None
-    if content_type.startswith("text/"):
-        return text_of(request.body), None
-    try:
-        return orjson.loads(request.body), None
-    except orjson.JSONDecodeError as exc:
-        return None, f"the webhook body is not valid JSON ({exc})"
+        payload: Any = dict(parse_qsl(text_of(body), keep_blank_values=True))
+    elif content_type.startswith("text/"):
+        payload = text_of(body)
+    else:
+        try:
+            payload = orjson.loads(body)
+        except orjson.JSONDecodeError as exc:
+            return None, f"the webhook body is not valid JSON ({exc})"
+    if _may_not_keep(body):
+        payload = without_nul(payload)
+        problem = json_problem(payload)
+        if problem is not None:
+            return None, f"the webhook body cannot be kept: {problem}"
+    return payload, None
+
+
+def _may_not_keep(body: bytes) -> bool:
+    """A quick look: whether the body may hold a NUL character or nest too deep."""
+    nul = b"\\u0000" in body or b"\x00" in body or b"%00" in body
+    return nul or body.count(b"[") + body.count(b"{") > MAX_JSON_DEPTH
 
 
 class _Compiler:

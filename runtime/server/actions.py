@@ -1,10 +1,11 @@
 """``POST /functions/v1/integration-service``: the seed's action API over ``Engine``.
 
 The route authenticates (401), rate-limits the caller (429), reads the JSON body (400 when
-malformed), finds the action (400 listing the valid ones), validates the body against the
-action's model (400 with each field path), resolves and authorizes its target (404/403), and
-hands over to the action's handler. Each handler is a few lines calling one ``Engine``
-method; errors become statuses in ``runtime/server/responses.py``.
+malformed, nested deeper than 100 levels or holding a NUL character outside the import rows,
+which are checked one by one), finds the action (400 listing the valid ones), validates the
+body against the action's model (400 with each field path), resolves and authorizes its
+target (404/403), and hands over to the action's handler. Each handler is a few lines
+calling one ``Engine`` method; errors become statuses in ``runtime/server/responses.py``.
 
 Least project role per action (``service_role`` may do everything):
 
@@ -24,6 +25,7 @@ from aiohttp import web
 
 from engine.errors import ValidationError
 from engine.facade import ConnectResult
+from engine.wire import MAX_JSON_DEPTH, json_problem
 from runtime.auth import ProjectRole
 from runtime.server import bulk
 from runtime.server.access import Target, authenticate, resolve_target
@@ -89,6 +91,12 @@ async def read_json_object(request: web.Request) -> dict[str, Any]:
         raise ValidationError("Malformed JSON", [f"body: {exc}"]) from None
     if not isinstance(body, dict):
         raise ValidationError("Request body must be a JSON object", ["body: not an object"])
+    if b"\\u0000" in raw or raw.count(b"[") + raw.count(b"{") > MAX_JSON_DEPTH:
+        data = body.get("data")
+        rows = data.get("importData") if isinstance(data, dict) else None  # checked per row
+        problem = json_problem(body, nul_allowed_in=rows)
+        if problem is not None:
+            raise ValidationError(f"Invalid request: {problem}", [problem])
     return body
 
 

@@ -19,6 +19,7 @@ from typing import Any
 import orjson
 import pytest
 
+from engine.errors import ValidationError
 from engine.facade import Engine
 from engine.store.duckdb import DuckDBStore
 from engine.store.sqlstore import SqlStore
@@ -223,6 +224,56 @@ async def test_a_body_that_is_not_json_is_a_400_after_the_signature_holds(
     answer = await engine.receive_webhook(integration_id, inbound(PUBLIC_URL, headers, body))
     assert answer.status == 400
     assert await webhook_rows(store, integration_id) == []
+
+
+def signed(secret: str, body: bytes, event: str = "issues") -> dict[str, str]:
+    signature = "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+    return {
+        "Content-Type": "application/json",
+        "X-GitHub-Event": event,
+        "X-Hub-Signature-256": signature,
+        "X-GitHub-Delivery": f"d-{len(body)}",
+    }
+
+
+async def test_a_nul_character_from_the_provider_is_stored_as_a_replacement(
+    engine: Engine, store: SqlStore, sim: tuple[GitHubSim, str]
+) -> None:
+    github, base_url = sim
+    integration_id, secret = await connect_hub(engine, base_url)
+    delivery = github.webhook("issues", "opened", REPO, number=1)
+    body = delivery.body.replace(b'"Seeded item 1"', b'"Seeded\\u0000item 1"')
+    assert b"\\u0000" in body
+    request = inbound(PUBLIC_URL, signed(secret, body), body)
+    answer = await engine.receive_webhook(integration_id, request)
+    assert answer.status == 200 and answer.kind == "accepted", answer  # Postgres: was a 500
+    assert await engine.process_webhooks() == 1
+    assert [title for _, title in await work_items(store)] == ["Seeded\ufffditem 1"]
+
+
+async def test_a_body_nested_past_what_can_be_stored_is_a_400(
+    engine: Engine, store: SqlStore, sim: tuple[GitHubSim, str]
+) -> None:
+    _, base_url = sim
+    integration_id, secret = await connect_hub(engine, base_url)
+    body = b'{"action": "opened", "deep": ' + b"[" * 300 + b"]" * 300 + b"}"
+    answer = await engine.receive_webhook(
+        integration_id, inbound(PUBLIC_URL, signed(secret, body), body)
+    )
+    assert answer.status == 400 and "nested deeper than 100 levels" in (answer.reason or "")
+    assert await webhook_rows(store, integration_id) == []
+    with pytest.raises(ValidationError) as caught:  # the authenticated relay says the same
+        await engine.relay_webhook(integration_id, orjson.loads(body), "issues")
+    assert caught.value.problems[0].startswith("data.payload.deep[0][0]")
+
+
+async def test_an_id_no_store_can_hold_is_an_unknown_integration(
+    engine: Engine, sim: tuple[GitHubSim, str]
+) -> None:
+    github, base_url = sim
+    _, secret = await connect_hub(engine, base_url)
+    request = delivered(github, secret, number=1)[1]
+    assert (await engine.receive_webhook("bad\x00id", request)).status == 404
 
 
 # --- processing failures -------------------------------------------------------------------

@@ -166,6 +166,59 @@ async def test_disconnect_answers_what_the_provider_kept(api: Api, github, githu
     assert "could not be deleted" in warning and "provider's settings" in warning
 
 
+async def test_nul_characters_and_absurd_nesting_are_400_with_their_path(
+    api: Api, github_url: str
+) -> None:
+    integration_id = await connected(api, github_url)
+    deep: list[Any] = []
+    for _ in range(300):  # parses (orjson takes 1024 levels) but cannot be stored (255)
+        deep = [deep]
+    cases = [
+        ({"action": "get-integrations", "projectId": "p\x00"}, "projectId: contains a NUL"),
+        (
+            {"action": "get-sync-status", "integrationId": "\x00"},
+            "integrationId: contains a NUL",
+        ),
+        (
+            {
+                "action": "webhook",
+                "integrationId": integration_id,
+                "data": {"payload": {"a\x00": 1}},
+            },
+            "data.payload.a\\0: a key contains a NUL",
+        ),
+        (
+            {
+                "action": "webhook",
+                "integrationId": integration_id,
+                "data": {"payload": {"d": deep}},
+            },
+            "nested deeper than 100 levels",
+        ),
+        (
+            {
+                "action": "import-data",
+                "projectId": PROJECT,
+                "data": {"importData": {"workItems": deep}},
+            },
+            "nested deeper than 100 levels",
+        ),
+    ]
+    for body, says in cases:
+        status, answer = await api.call(body)
+        assert status == 400, answer
+        assert says in answer["details"][0], answer
+    # import rows check their own text: one bad row is a row error, the others go in
+    rows = [{"title": "fine"}, {"title": "bad\x00"}]
+    body = {
+        "action": "import-data",
+        "projectId": PROJECT,
+        "data": {"importData": {"workItems": rows}},
+    }
+    status, answer = await api.call(body)
+    assert status == 200 and answer["data"]["failed"] == 1 and answer["data"]["created"] == 1
+
+
 def json_values() -> st.SearchStrategy[Any]:
     scalars = st.none() | st.booleans() | st.integers() | st.text(max_size=20)
     scalars = scalars | st.floats(allow_nan=False, allow_infinity=False)
