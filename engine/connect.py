@@ -47,6 +47,7 @@ from engine.http import Connection, ConnectionResult
 from engine.provider import Provider
 from engine.spec.models import AuthMode, ProviderSpec, WebhookSpec
 from engine.store.base import Integration
+from engine.wire import NUL
 from engine.writer import Writer
 
 if TYPE_CHECKING:
@@ -585,10 +586,19 @@ class Connector:
 
 
 def _check_names(project_id: Any, name: Any) -> None:
-    problems = []
-    if not isinstance(project_id, str) or not project_id.strip():
-        problems.append("projectId: required (a non-empty string)")
-    if name is not None and (not isinstance(name, str) or not name.strip()):
-        problems.append("data.name: must be a non-empty string")
-    if problems:
-        raise ValidationError(f"Invalid request: {problems[0]}", problems)
+    problems = [id_problem("projectId", project_id)]
+    if name is not None:
+        problems.append(id_problem("data.name", name))
+    found = [problem for problem in problems if problem]
+    if found:
+        raise ValidationError(f"Invalid request: {found[0]}", found)
+
+
+def id_problem(path: str, value: Any) -> str | None:
+    """Why ``value`` cannot name a project, user or integration: not a non-empty string, or
+    holding a NUL character (which no store keeps); None when it can."""
+    if not isinstance(value, str) or not value.strip():
+        return f"{path}: must be a non-empty string"
+    if NUL in value:
+        return f"{path}: contains a NUL character (U+0000)"
+    return None

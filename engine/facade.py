@@ -36,7 +36,14 @@ from typing import TYPE_CHECKING, Any
 
 from engine.catalog import ProviderCatalog
 from engine.config import Filters, SyncOptions
-from engine.connect import Connector, ConnectResult, WebhookSetup, integration_view, jsonable
+from engine.connect import (
+    Connector,
+    ConnectResult,
+    WebhookSetup,
+    id_problem,
+    integration_view,
+    jsonable,
+)
 from engine.errors import ConfigError, ConflictError, NotFoundError, StoreError, ValidationError
 from engine.http import Connection, ConnectionResult
 from engine.intake import WebhookIntake, WebhookResponse
@@ -446,12 +453,14 @@ class Engine:
         return await self.store.get_project(project_id) is not None
 
     async def add_member(self, project_id: str, user_id: str, role: Role) -> None:
-        """Add or change a member's role, creating the project when missing."""
+        """Add or change a member's role, creating the project when missing.
+        ValidationError for an empty or unstorable id or an unknown role."""
+        problems = [id_problem("project", project_id), id_problem("user", user_id)]
         if role not in ROLES:
-            raise ValidationError(
-                f"unknown role {role!r}",
-                [f"role: unknown role {role!r}; valid: {', '.join(ROLES)}"],
-            )
+            problems.append(f"role: unknown role {role!r}; valid: {', '.join(ROLES)}")
+        found = [problem for problem in problems if problem]
+        if found:
+            raise ValidationError(f"Invalid member: {found[0]}", found)
         await self.store.ensure_project(project_id)
         await self.store.add_member(project_id, user_id, role)
 

@@ -82,6 +82,12 @@ def token_command(args: argparse.Namespace) -> int:
     if args.ttl <= 0:
         print("error: --ttl must be positive", file=sys.stderr)
         return 2
+    if args.role != SERVICE_ROLE and not args.sub.strip():
+        print(
+            "error: --sub must name a user (the server refuses a token without one)",
+            file=sys.stderr,
+        )
+        return 2
     print(mint_token(key, args.sub, args.role, args.ttl))
     return 0
 

@@ -342,6 +342,25 @@ async def test_webhook_events_register_a_hook_which_disconnect_deletes(
     assert row is not None and REGISTERED_KEY not in engine.credentials_of(row)
 
 
+async def test_names_no_store_can_hold_are_validation_errors(
+    engine: Engine, store: SqlStore, sim: tuple[GitHubSim, str]
+) -> None:
+    _, base_url = sim
+    with pytest.raises(ValidationError) as caught:  # Postgres: was a StoreError (a 500)
+        await engine.connect(
+            project_id="p\x00",
+            integration_type="hub",
+            credentials=hub_credentials(base_url),
+            name="",
+            create_project=True,
+        )
+    assert caught.value.problems == [
+        "projectId: contains a NUL character (U+0000)",
+        "data.name: must be a non-empty string",
+    ]
+    assert await store.list_integrations() == []
+
+
 async def test_a_failed_connect_creates_no_project(
     engine: Engine, store: SqlStore, sim: tuple[GitHubSim, str]
 ) -> None:

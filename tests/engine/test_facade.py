@@ -353,6 +353,16 @@ async def test_members_and_projects(engine: Engine) -> None:
     assert caught.value.problems == [
         "role: unknown role 'superuser'; valid: owner, admin, member, viewer"
     ]
+    with pytest.raises(ValidationError) as caught:
+        await engine.add_member(" ", "", "owner")
+    assert caught.value.problems == [
+        "project: must be a non-empty string",
+        "user: must be a non-empty string",
+    ]
+    with pytest.raises(ValidationError) as caught:  # Postgres text cannot hold it: was a 500
+        await engine.add_member("p\x00", "user-1", "owner")
+    assert caught.value.problems == ["project: contains a NUL character (U+0000)"]
+    assert not await engine.project_exists(" ")
     await engine.ensure_project("p10", "Project ten")
     assert await engine.project_exists("p10")
     assert await engine.list_integrations("p10") == []

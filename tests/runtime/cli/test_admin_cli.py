@@ -103,6 +103,15 @@ def test_errors_are_one_line(home: Path, tmp_path: Path, capsys) -> None:
     assert line.startswith("error: cannot open the store")
 
 
+def test_members_add_refuses_empty_ids_and_token_an_empty_subject(home: Path, capsys) -> None:
+    assert main(["members", "add", "", "user-1", "owner"]) == 1
+    assert capsys.readouterr().err == (
+        "error: Invalid member: project: must be a non-empty string\n"
+    )
+    assert main(["token", "--sub", " "]) == 2
+    assert "--sub must name a user" in capsys.readouterr().err
+
+
 def test_invalid_settings_are_one_line(home: Path, monkeypatch, capsys) -> None:
     monkeypatch.setenv("KIRO_SYNC_SHUTDOWN_TIMEOUT", "soon")
     for argv in (
