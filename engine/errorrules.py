@@ -24,6 +24,7 @@ reason (``details``); their one-line message never holds a body or a token.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from http import HTTPStatus
 from typing import Any, Literal
@@ -98,12 +99,23 @@ def status_matches(patterns: list[str], status: int) -> bool:
     return False
 
 
-def provider_reason(data: Any, limit: int = 300) -> str | None:
-    """The provider's own explanation in an error body, when it has a usual shape."""
+def provider_reason(
+    data: Any, limit: int = 300, scrub: Callable[[str], str] | None = None
+) -> str | None:
+    """The provider's own explanation in an error body, when it has a usual shape, on one
+    line and cut to ``limit`` characters; ``scrub`` masks secrets first, so a cut never
+    leaves the beginning of a secret behind."""
     found = _reason(data)
     if found is None:
         return None
-    text = " ".join(str(found).split())
+    return one_line(str(found), limit, scrub)
+
+
+def one_line(text: str, limit: int = 300, scrub: Callable[[str], str] | None = None) -> str:
+    """``text`` on one line, secrets masked by ``scrub``, then cut to ``limit`` characters."""
+    text = " ".join(text.split())
+    if scrub is not None:
+        text = scrub(text)
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
@@ -248,12 +260,11 @@ class ErrorRules:
         return Verdict("fail", error=label.error(ProviderError, status, self._reason(response)))
 
     def _reason(self, response: Response, fallback: str | None = None) -> str:
-        found = provider_reason(response.data)
+        found = provider_reason(response.data, scrub=self.secrets.scrub)
         if found:
-            return self._clean(found)
+            return found
         reason = fallback or _phrase(response.status)
         return f"{reason}; answered {response.problem}" if response.problem else reason
 
     def _clean(self, text: str) -> str:
-        one_line = " ".join(text.split())
-        return self.secrets.scrub(one_line[:300])
+        return one_line(text, scrub=self.secrets.scrub)

@@ -350,11 +350,12 @@ class Connection:
             "headers": response.headers,
         }
         if not self.provider.condition(spec.success_when, check, "test_connection.success_when"):
-            reason = provider_reason(response.data) or "the provider's answer says it failed"
+            found = provider_reason(response.data, scrub=self.secrets.scrub)
+            reason = found or "the provider's answer says it failed"
             raise ConfigError(
-                f"{self.name}: the connection test failed: {self.secrets.scrub(reason)}",
+                f"{self.name}: the connection test failed: {reason}",
                 provider=self.name,
-                details=self.secrets.scrub(reason),
+                details=reason,
             )
         identity = compile_path(spec.identity_path).first(response.data)
         if identity is None or identity == "":
@@ -412,8 +413,9 @@ class Connection:
         status = response.status
         if 200 <= status < 300 and response.problem is None:
             return response.data
-        found = provider_reason(response.data) or f"answered {response.problem or 'no reason'}"
-        reason = f"the token endpoint refused: {self.secrets.scrub(found)}"
+        found = provider_reason(response.data, scrub=self.secrets.scrub)
+        found = found or f"answered {response.problem or 'no reason'}"
+        reason = f"the token endpoint refused: {found}"
         cls: type[KiroSyncError] = ProviderError
         if status in (408, 429) or status >= 500:
             cls = TransientError

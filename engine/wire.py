@@ -20,7 +20,7 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, quote, quote_plus, urlencode, urlsplit, urlunsplit
 
 from multidict import CIMultiDict, CIMultiDictProxy
 
@@ -122,8 +122,10 @@ class Secrets:
             self.add(value)
 
     def add(self, value: Any) -> None:
+        """Hide ``value`` (4 characters or more), and its URL-encoded forms, which a
+        provider quoting our request back may show."""
         if isinstance(value, str) and len(value) >= 4:
-            self._values.add(value)
+            self._values.update({value, quote(value), quote(value, safe=""), quote_plus(value)})
 
     def scrub(self, text: str) -> str:
         for value in sorted(self._values, key=len, reverse=True):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from email.utils import formatdate
 from typing import Any
+from urllib.parse import quote
 
 import pytest
 
@@ -314,6 +315,25 @@ async def test_the_error_message_never_holds_the_body(fake: Any) -> None:
             await conn.request(DATA, conn.context())
     assert "SECRET-BODY-CONTENT" not in str(caught.value)
     assert "HTTP 422" in str(caught.value)
+
+
+@pytest.mark.parametrize("padding", [0, 280, 290, 295])
+@pytest.mark.parametrize("status", [401, 422])
+@pytest.mark.parametrize("token", [BEARER, "tok/en+with=sign$"])
+async def test_a_provider_echoing_our_token_never_shows_it(
+    fake: Any, padding: int, status: int, token: str
+) -> None:
+    """Even where the reason is cut to its first 300 characters, mid-token, or where the
+    provider quotes it URL-encoded."""
+    api, base = fake
+    echo = "x" * padding + f" token {token} is not valid; try ?access_token={quote(token)}"
+    api.script("/data", Scripted(status, {"message": echo}))
+    async with connect(base, credentials={"accessToken": token}) as conn:
+        with pytest.raises((AuthError, ProviderError)) as caught:
+            await conn.request(DATA, conn.context())
+    shown = f"{caught.value} {caught.value.context['details']}"
+    for piece in (token, token[:9], quote(token)):
+        assert piece not in shown, shown
 
 
 async def test_base_url_from_the_spec_and_default_headers(fake: Any) -> None:
