@@ -131,7 +131,9 @@ def _spread_values(paths: tuple[JsonPath, JsonPath], document: Any) -> list[Any]
         items = document.get(outer[0])
     else:
         items = paths[0].first(document)
-    if not isinstance(items, list):
+    if isinstance(items, dict):  # like jsonpath-ng, `[*]` over a mapping spreads its values
+        items = list(items.values())
+    elif not isinstance(items, list):
         return []
     inner = paths[1]
     if len(inner.keys) == 1 and all(type(item) is dict for item in items):

@@ -38,6 +38,12 @@ def test_spread_paths_read_every_item_that_has_the_key(text: str, document: Any)
     assert source(text, many=True).get(document, {}) == compile_path(text).values(document)
 
 
+def test_a_spread_over_a_mapping_reads_its_values_like_jsonpath_ng() -> None:
+    # found by the property above: jsonpath-ng's `[*]` spreads a dict's values too
+    document = {"labels": {"title": {"title": None, "name": None}}}
+    assert source("labels[*].name", many=True).get(document, {}) == [None]
+
+
 def test_many_can_be_switched_after_compiling() -> None:
     labels = source("labels[*].name")
     document = {"labels": [{"name": "bug"}, {"color": "red"}, {"name": "ui"}]}
