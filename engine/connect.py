@@ -68,7 +68,7 @@ class CheckedCredentials:
     (``authType`` set to that mode, declared defaults filled in)."""
 
     mode: str
-    values: dict[str, Any]
+    values: dict[str, Any] = field(repr=False)  # the secrets themselves
 
 
 def validate_credentials(spec: ProviderSpec, credentials: Any) -> CheckedCredentials:

@@ -68,7 +68,7 @@ class WebhookResponse:
     status: int
     body: Any = None
     content_type: str = "application/json"
-    headers: dict[str, str] = field(default_factory=dict)
+    headers: dict[str, str] = field(default_factory=dict, repr=False)  # may echo a secret
     webhook_id: str | None = None
     duplicate: bool = False
     reason: str | None = None

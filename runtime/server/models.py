@@ -31,13 +31,13 @@ Credentials = dict[str, Any]
 
 
 class ConnectData(WireModel):
-    credentials: Credentials
+    credentials: Credentials = Field(repr=False)  # never in a repr, a log or a traceback
     config: IntegrationConfig | None = None
     name: str | None = Field(None, max_length=200)
 
 
 class TestConnectionData(WireModel):
-    credentials: Credentials
+    credentials: Credentials = Field(repr=False)
     config: IntegrationConfig | None = None
 
 

@@ -540,3 +540,9 @@ def test_webhook_setup_repr_hides_the_secret() -> None:
     setup = WebhookSetup(url="http://x/webhooks/1", secret="whsec-do-not-print", events=["issues"])
     assert "whsec-do-not-print" not in repr(setup)
     assert setup.secret == "whsec-do-not-print"
+
+
+def test_checked_credentials_repr_hides_the_values(catalog: Any) -> None:
+    checked = validate_credentials(catalog.get("hub").spec, {"token": "ghp-do-not-print"})
+    assert "ghp-do-not-print" not in repr(checked)
+    assert checked.values["token"] == "ghp-do-not-print"

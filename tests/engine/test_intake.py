@@ -472,6 +472,7 @@ async def test_a_handshake_secret_is_stored_and_then_verifies_deliveries(
     answer = await engine.receive_webhook(integration_id, handshake)
     assert answer.status == 200 and answer.kind == "handshake"
     assert answer.headers == {"X-Hook-Secret": "handshake-secret-42"}
+    assert "handshake-secret-42" not in repr(answer)
     row = await store.get_integration(integration_id)
     assert row is not None
     assert engine.credentials_of(row)["webhookSecret"] == "handshake-secret-42"

@@ -10,7 +10,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from runtime.server.actions import ACTIONS
+from runtime.server.actions import ACTIONS, parse_body
+from runtime.server.models import REQUEST_MODELS
 from tests.runtime.server.conftest import ACTION_PATH, GITHUB_TOKEN, PROJECT, REPO, Api, connected
 
 VALID = sorted(ACTIONS)
@@ -217,6 +218,19 @@ async def test_nul_characters_and_absurd_nesting_are_400_with_their_path(
     }
     status, answer = await api.call(body)
     assert status == 200 and answer["data"]["failed"] == 1 and answer["data"]["created"] == 1
+
+
+def test_parsed_requests_never_print_the_credentials() -> None:
+    for action in ("connect", "test-connection"):
+        body = {
+            "action": action,
+            "integrationType": "github",
+            "projectId": PROJECT,
+            "data": {"credentials": {"token": GITHUB_TOKEN}},
+        }
+        parsed = parse_body(REQUEST_MODELS[action], body)
+        assert GITHUB_TOKEN not in repr(parsed) and GITHUB_TOKEN not in str(parsed)
+        assert parsed.data.credentials == {"token": GITHUB_TOKEN}
 
 
 def json_values() -> st.SearchStrategy[Any]:
