@@ -24,6 +24,8 @@ from typing import Any
 
 import orjson
 
+from engine.vault import redact as redact_fields
+
 MASK = "***"
 QUIET = ("apscheduler", "aiohttp.access")  # a line per job added / per request: too chatty
 
@@ -39,11 +41,11 @@ TOKEN_PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"\b(secret_|ntn_)[A-Za-z0-9]{20,}"), MASK),  # Notion
     (re.compile(r"\bATATT[A-Za-z0-9_\-=]{16,}"), MASK),  # Atlassian API tokens
     (re.compile(r"\b\d/\d{10,}:[A-Za-z0-9]{16,}"), MASK),  # Asana personal access tokens
-    (
+    (  # name=value, name: value, "name": "value" and Python's 'name': 'value'
         re.compile(
-            r"(?i)(\"?(?:password|passwd|secret|token|api[_-]?key|apikey|access[_-]?token|"
+            r"(?i)([\"']?(?:password|passwd|secret|token|api[_-]?key|apikey|access[_-]?token|"
             r"refresh[_-]?token|client[_-]?secret|signing[_-]?secret|webhook[_-]?secret|"
-            r"authorization|key)\"?\s*[:=]\s*\"?)([^\s\"'&,;}]{4,})"
+            r"authorization|signature|sig|key)[\"']?\s*[:=]\s*[\"']?)([^\s\"'&,;}]{4,})"
         ),
         r"\1***",
     ),
@@ -71,13 +73,18 @@ class Redactor:
         return text
 
     def redact_value(self, value: Any) -> Any:
-        """Redact strings inside nested dicts and lists, leaving other values alone."""
+        """A log field with everything under a secret-looking key masked (engine.vault's
+        ``redact``: ``{"token": ...}``, ``{"headers": {"Authorization": ...}}``) and every
+        other string redacted like a message."""
+        return self._strings(redact_fields(value))
+
+    def _strings(self, value: Any) -> Any:
         if isinstance(value, str):
             return self.redact(value)
         if isinstance(value, dict):
-            return {key: self.redact_value(item) for key, item in value.items()}
+            return {key: self._strings(item) for key, item in value.items()}
         if isinstance(value, list | tuple):
-            return [self.redact_value(item) for item in value]
+            return [self._strings(item) for item in value]
         return value
 
 

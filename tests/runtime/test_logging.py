@@ -40,6 +40,9 @@ def capture():
         ("jwt eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjMifQ.c2lnbmF0dXJl", "c2lnbmF0dXJl"),
         ("the registered-secret-value leaked", "registered-secret-value"),
         ("signingSecret=8f742231b10e8888abcd99yyyzzz85a5", "8f742231b10e8888abcd99yyyzzz85a5"),
+        ("headers={'Authorization': 'lin-like-raw-key-0001'}", "lin-like-raw-key-0001"),
+        ("{'token': 'plain-token-value-02', 'x': 1}", "plain-token-value-02"),
+        ("/1/cards?key=k1234567&token=t7654321&oauth_signature=s9999999", "s9999999"),
     ],
 )
 def test_secrets_are_masked(capture, text: str, secret: str) -> None:
@@ -73,3 +76,16 @@ def test_json_fields_request_id_extras_and_exceptions(capture) -> None:
     assert entry["url"] == "x?token=***"
     assert "RuntimeError" in entry["exc"]
     assert "abcdefghijklmnopqrstuvwxyz" not in entry["exc"]
+
+
+def test_extra_fields_under_secret_names_are_masked(capture) -> None:
+    logger, lines = capture
+    extra = {
+        "credentials": {"apiToken": "raw-api-token-0003", "email": "ada@example.com"},
+        "request_headers": {"Authorization": "raw-header-key-0004", "Accept": "text/plain"},
+    }
+    logger.warning("provider answered", extra=extra)
+    (entry,) = lines()
+    text = json.dumps(entry)
+    assert "raw-api-token-0003" not in text and "raw-header-key-0004" not in text
+    assert entry["request_headers"]["Accept"] == "text/plain"
