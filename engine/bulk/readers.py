@@ -6,7 +6,8 @@ By extension:
   [...], "projects": [...]}`` (the API's ``importData``). The file is parsed at once; for
   very large imports prefer csv or xlsx, which stream.
 - ``.csv``: UTF-8 (a byte order mark is allowed), a header row, one work item per row.
-  A missing trailing cell is empty; blank lines are skipped.
+  A missing trailing cell is empty; blank lines are skipped; a quote left open, or text
+  right after a closing quote, is an error naming the line.
 - ``.xlsx``: the first row of a sheet is its header. Sheets named "Users" and "Projects"
   hold those rows; every other sheet holds work items (an export's "Work items 2"... too).
   Read with openpyxl in read-only mode, row by row; an empty cell is an empty value.
@@ -49,7 +50,8 @@ class ImportFile:
 def read_import_file(path: Path) -> ImportFile:
     suffix = path.suffix.lower()
     if not path.is_file():
-        raise ValidationError(f"{path}: no such file", [f"{path}: no such file"])
+        what = "a directory, not a file" if path.is_dir() else "no such file"
+        raise ValidationError(f"{path}: {what}", [f"{path}: {what}"])
     if suffix == ".json":
         return _read_json(path)
     if suffix == ".csv":
@@ -108,7 +110,7 @@ def _read_json(path: Path) -> ImportFile:
 # --- csv -----------------------------------------------------------------------------------
 def _csv_rows(path: Path) -> Iterator[Raw]:
     with _open_text(path) as handle:
-        records = _records(csv.reader(handle), path)
+        records = _records(csv.reader(handle, strict=True), path)
         header = check_header(path.name, next(records, []), WORK_ITEM_NAMES)
         width = len(header)
         for cells in records:
@@ -123,7 +125,7 @@ def _csv_rows(path: Path) -> Iterator[Raw]:
 
 def _csv_count(path: Path) -> int:
     with _open_text(path) as handle:
-        records = _records(csv.reader(handle), path)
+        records = _records(csv.reader(handle, strict=True), path)
         next(records, None)
         return sum(1 for cells in records if any(c.strip() for c in cells))
 
@@ -132,14 +134,17 @@ def _open_text(path: Path) -> Any:
     return path.open(encoding="utf-8-sig", newline="")
 
 
-def _records(reader: Iterator[list[str]], path: Path) -> Iterator[list[str]]:
-    """The csv records, header first; decoding and syntax errors as ValidationError."""
+def _records(reader: Any, path: Path) -> Iterator[list[str]]:
+    """The csv records, header first; decoding and syntax errors as ValidationError. The
+    reader is strict: a quote left open is an error at its line, not a field swallowing
+    every row after it."""
     try:
         yield from reader
     except UnicodeDecodeError as exc:
         raise ValidationError(f"{path.name}: not UTF-8 text ({exc.reason})") from None
     except csv.Error as exc:
-        raise ValidationError(f"{path.name}: not valid CSV: {exc}") from None
+        where = f"line {reader.line_num}: " if reader.line_num else ""
+        raise ValidationError(f"{path.name}: not valid CSV: {where}{exc}") from None
 
 
 # --- xlsx ----------------------------------------------------------------------------------

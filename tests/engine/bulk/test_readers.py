@@ -57,6 +57,27 @@ def test_csv_that_is_not_utf8_is_refused(tmp_path: Path) -> None:
         read_import_file(path)
 
 
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        (
+            'title\r\nfirst\r\n"second, never closed\r\nthird\r\nfourth\r\n',
+            "unexpected end of data",
+        ),
+        ('title,status\r\n"quoted"tail,Done\r\n', "',' expected after '\"'"),
+    ],
+)
+def test_malformed_csv_is_refused_not_read_as_one_long_field(
+    tmp_path: Path, text: str, message: str
+) -> None:
+    """A lenient reader took the open quote's cell to the end of the file: rows lost."""
+    path = write(tmp_path / "a.csv", text.encode())
+    with pytest.raises(ValidationError) as caught:
+        list(read_import_file(path).work_items)
+    assert caught.value.message.startswith("a.csv: not valid CSV: line ")
+    assert message in caught.value.message
+
+
 def test_json_array_or_the_import_data_object(tmp_path: Path) -> None:
     file = read_import_file(write(tmp_path / "a.json", b'[{"title": "a"}, {"title": "b"}]'))
     assert (list(file.work_items), file.total) == ([{"title": "a"}, {"title": "b"}], 2)
@@ -86,6 +107,9 @@ def test_unknown_extensions_and_missing_files_are_refused(tmp_path: Path) -> Non
         read_import_file(write(tmp_path / "a.txt", b"title"))
     with pytest.raises(ValidationError, match="no such file"):
         read_import_file(tmp_path / "missing.csv")
+    (tmp_path / "folder.csv").mkdir()
+    with pytest.raises(ValidationError, match=re.escape("folder.csv: a directory, not a file")):
+        read_import_file(tmp_path / "folder.csv")
     with pytest.raises(ValidationError, match=re.escape("a.xlsx: not an xlsx workbook")):
         read_import_file(write(tmp_path / "a.xlsx", b"not a zip"))
 
