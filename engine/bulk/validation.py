@@ -32,6 +32,7 @@ from engine.bulk.columns import COLUMN_NAMES, canonical_names, header_key
 from engine.bulk.vocabulary import Vocabulary
 from engine.errors import RecordError
 from engine.registry import StrictModel
+from engine.wire import json_problem
 
 BULK_KEY = "bulkImport"  # custom[BULK_KEY]: the external id/key/url of a link-less import
 MAX_ID = 200
@@ -117,8 +118,9 @@ def _custom(value: Any) -> dict[str, Any]:
         raise ValueError("expected an object")
     if BULK_KEY in value:
         raise ValueError(f"the key {BULK_KEY!r} is reserved")
-    if b"\\u0000" in orjson.dumps(value):
-        raise ValueError("contains a NUL character")
+    problem = json_problem(value)  # what the store could not keep
+    if problem is not None:
+        raise ValueError(problem)
     return value
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta, timezone
+from typing import Any
 
 import pytest
 
@@ -131,7 +132,11 @@ def test_custom_is_an_object_or_its_json_text_and_the_bulk_key_is_reserved() -> 
     assert "custom: expected a JSON object" in reason({"title": "t", "custom": "{oops"})
     assert "custom: expected an object" in reason({"title": "t", "custom": [1]})
     assert "reserved" in reason({"title": "t", "custom": {"bulkImport": {}}})
-    assert "custom: contains a NUL" in reason({"title": "t", "custom": {"a": ["\x00"]}})
+    assert "custom: a[0]: contains a NUL" in reason({"title": "t", "custom": {"a": ["\x00"]}})
+    deep: list[Any] = []
+    for _ in range(300):  # orjson reads 1024 levels but writes only 255: was a TypeError
+        deep = [deep]
+    assert "nested deeper than 100 levels" in reason({"title": "t", "custom": {"d": deep}})
 
 
 def test_headers_match_leniently_and_unknown_or_repeated_columns_are_named() -> None:
