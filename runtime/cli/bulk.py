@@ -30,11 +30,12 @@ from rich.progress import (
 )
 from rich.table import Table
 
+from engine.bulk.exporter import Export
 from engine.bulk.formats import FORMATS
 from engine.bulk.importer import DEFAULT_BATCH_SIZE
 from engine.bulk.readers import read_import_file
 from engine.bulk.results import ROW_KINDS, ImportResult
-from engine.errors import ValidationError
+from engine.errors import ConfigError, ValidationError
 from engine.facade import Engine
 from runtime.cli.common import Command, run_with_engine
 
@@ -119,9 +120,28 @@ async def export_command(engine: Engine, args: argparse.Namespace, console: Cons
         raise ValidationError(
             f"cannot tell the format from {out.name!r}: give --format json, csv or xlsx"
         )
+    if out.is_dir() or not out.parent.is_dir():
+        where = "is a directory" if out.is_dir() else "is in a directory that does not exist"
+        raise ValidationError(f"cannot write {out}: it {where}")
     export = await engine.export_data(
         args.project, fmt, _filters(args), integration_id=args.integration
     )
+    try:
+        await _write(export, out)
+    except OSError as exc:  # not allowed, disk full...
+        raise ConfigError(f"cannot write {out}: {exc.strerror or exc}") from None
+    summary = {"file": str(out), "format": fmt, "rows": export.rows, "bytes": out.stat().st_size}
+    if args.json:
+        console.print_json(orjson.dumps(summary).decode())
+    else:
+        console.print(
+            f"{export.rows} work items -> {out} ({summary['bytes']} bytes)", highlight=False
+        )
+    return 0
+
+
+async def _write(export: Export, out: Path) -> None:
+    """The export into ``out.partial``, renamed to ``out`` once complete."""
     partial = out.with_name(out.name + ".partial")
     try:
         with _progress(f"exporting to {out.name}") as progress, partial.open("wb") as handle:
@@ -132,14 +152,6 @@ async def export_command(engine: Engine, args: argparse.Namespace, console: Cons
         partial.replace(out)
     finally:
         partial.unlink(missing_ok=True)
-    summary = {"file": str(out), "format": fmt, "rows": export.rows, "bytes": out.stat().st_size}
-    if args.json:
-        console.print_json(orjson.dumps(summary).decode())
-    else:
-        console.print(
-            f"{export.rows} work items -> {out} ({summary['bytes']} bytes)", highlight=False
-        )
-    return 0
 
 
 def _filters(args: argparse.Namespace) -> dict[str, Any]:

@@ -95,6 +95,10 @@ def test_file_level_problems_are_one_clear_error(
     assert main(["export", "--project", "p", "--out", str(tmp_path / "x.txt")]) == 1
     assert "give --format json, csv or xlsx" in capsys.readouterr().err
     assert not list(tmp_path.glob("x.*"))
+    for out, says in ((tmp_path / "no" / "x.csv", "does not exist"), (tmp_path, "a directory")):
+        assert main(["export", "--project", "p", "--out", str(out), "--format", "csv"]) == 1
+        err = capsys.readouterr().err  # was a traceback
+        assert err.startswith(f"error: cannot write {out}: it ") and says in err, err
 
 
 def test_progress_bars_are_drawn_on_a_terminal(
