@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import math
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any, ClassVar, Literal, Protocol
@@ -237,8 +238,7 @@ class OAuth2Auth(AuthStrategy):
             stored = (
                 ctx.render(self.config.expires_at, "expires_at") if self.config.expires_at else None
             )
-            moment = DEFAULT_FILTERS["to_datetime"](stored) if stored else None
-            self._expires_at = moment.timestamp() if moment else None
+            self._expires_at = _stored_expiry(stored)
 
     def _expired(self, ctx: AuthContext) -> bool:
         if self._expires_at is None:
@@ -279,8 +279,8 @@ class OAuth2Auth(AuthStrategy):
             raise AuthError("auth: the token endpoint answered without an access_token")
         self._token = str(answer["access_token"])
         ctx.add_secret(self._token)
-        expires_in = answer.get("expires_in")
-        self._expires_at = ctx.now() + float(expires_in) if expires_in else None
+        lifetime = _seconds(answer.get("expires_in"))
+        self._expires_at = ctx.now() + lifetime if lifetime is not None else None
         changes: dict[str, Any] = {"accessToken": self._token, "expiresAt": self._expiry_text()}
         rotated = answer.get("refresh_token")
         if rotated:
@@ -292,6 +292,29 @@ class OAuth2Auth(AuthStrategy):
         if self._expires_at is None:
             return None
         return datetime.fromtimestamp(self._expires_at, tz=UTC).isoformat().replace("+00:00", "Z")
+
+
+def _stored_expiry(stored: Any) -> float | None:
+    """When a stored access token expires; 0 (expired: fetch a new one) when the stored
+    value is not a time, rather than trusting a token of unknown age."""
+    if stored in (None, ""):
+        return None
+    try:
+        moment = DEFAULT_FILTERS["to_datetime"](stored)
+    except (TypeError, ValueError, OverflowError):
+        return 0.0
+    return moment.timestamp() if moment else None
+
+
+def _seconds(value: Any) -> float | None:
+    """A token endpoint's ``expires_in`` as seconds; None when absent or not a number."""
+    if isinstance(value, bool) or value in (None, ""):
+        return None
+    try:
+        seconds = float(value)
+    except (TypeError, ValueError):
+        return None
+    return seconds if math.isfinite(seconds) and seconds > 0 else None
 
 
 BUILTIN: tuple[type[AuthStrategy], ...] = (

@@ -185,6 +185,30 @@ async def test_a_token_near_expiry_is_refreshed_before_sending(fake: Any) -> Non
     assert used == ["Bearer at-1", "Bearer at-2"]  # no 401 on the way
 
 
+async def test_an_unreadable_stored_expiry_fetches_a_new_token(fake: Any) -> None:
+    api, base = fake
+    stored = {**CLIENT, "accessToken": "at-unknown-age", "expiresAt": "next tuesday"}
+    conn = Connection(
+        oauth_provider("client_credentials"), {**stored, "baseUrl": base}, registry=registry()
+    )
+    async with conn:  # was: ValueError from the stored expiry
+        answer = await conn.request(CHECK, conn.context())
+    assert answer.data["user"]["login"] == "oauth-user"
+    assert api.count("/oauth/token") == 1
+
+
+@pytest.mark.parametrize("expires_in", ["soon", [3600], "nan", -5])
+async def test_a_token_lifetime_that_is_not_a_number_is_unknown(fake: Any, expires_in: Any) -> None:
+    api, base = fake
+    api.script("/oauth/token", Scripted(200, {"access_token": "at-odd", "expires_in": expires_in}))
+    conn = Connection(
+        oauth_provider("client_credentials"), {**CLIENT, "baseUrl": base}, registry=registry()
+    )
+    async with conn:  # at-odd is refused, refreshed once: at-1 works
+        answer = await conn.request(CHECK, conn.context())
+    assert answer.data["user"]["login"] == "oauth-user"
+
+
 async def test_still_401_after_refresh_is_an_auth_error_refreshed_once(fake: Any) -> None:
     api, base = fake
     api.script("/auth/oauth2", *[Scripted(401, {"message": "app uninstalled"})] * 3)
