@@ -344,11 +344,21 @@ def select_auth_mode(spec: ProviderSpec, credentials: Mapping[str, Any]) -> tupl
         return str(named), mode
     missing: list[str] = []
     for name, mode in spec.auth_modes.items():
-        lacking = [f.name for f in mode.fields if f.required and _blank(credentials.get(f.name))]
+        lacking = missing_fields(mode, credentials)
         if not lacking:
             return name, mode
         missing.append(f"{name} needs {', '.join(lacking)}")
     raise ConfigError(f"{spec.name}: credentials are incomplete ({'; '.join(missing)})")
+
+
+def missing_fields(mode: AuthMode, credentials: Mapping[str, Any]) -> list[str]:
+    """The required fields of ``mode`` that ``credentials`` lack: absent, None or blank text.
+    A field with a declared default is never missing (connect fills the default in)."""
+    return [
+        item.name
+        for item in mode.fields
+        if item.required and item.default is None and _blank(credentials.get(item.name))
+    ]
 
 
 def _blank(value: Any) -> bool:

@@ -30,6 +30,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
+from engine.auth import missing_fields
 from engine.config import IntegrationConfig, parse_config
 from engine.errors import (
     ConfigError,
@@ -101,7 +102,9 @@ def select_auth_mode(spec: ProviderSpec, credentials: Mapping[str, Any]) -> str:
                 [f"credentials.{AUTH_TYPE_KEY}: unknown auth mode {wanted!r}; valid: {valid}"],
             )
         return str(wanted)
-    missing = {name: len(_missing(mode, credentials)) for name, mode in spec.auth_modes.items()}
+    missing = {
+        name: len(missing_fields(mode, credentials)) for name, mode in spec.auth_modes.items()
+    }
     for name, count in missing.items():
         if count == 0:
             return name
@@ -119,7 +122,7 @@ def _field_problems(
 ) -> list[str]:
     where = f" (auth mode {name!r})" if len(spec.auth_modes) > 1 else ""
     problems = [
-        f"credentials.{field}: field required{where}" for field in _missing(mode, credentials)
+        f"credentials.{field}: field required{where}" for field in missing_fields(mode, credentials)
     ]
     allowed = allowed_fields(spec, mode)
     for key, value in credentials.items():
@@ -132,14 +135,6 @@ def _field_problems(
     if isinstance(base_url, str) and not _is_http_url(base_url):
         problems.append(f"credentials.{BASE_URL_KEY}: must be an http(s) URL")
     return problems
-
-
-def _missing(mode: AuthMode, credentials: Mapping[str, Any]) -> list[str]:
-    return [
-        item.name
-        for item in mode.fields
-        if item.required and item.default is None and not credentials.get(item.name)
-    ]
 
 
 def _is_http_url(value: str) -> bool:

@@ -11,6 +11,7 @@ from typing import Any
 import orjson
 import pytest
 
+from engine.auth import select_auth_mode
 from engine.connect import (
     REGISTERED_KEY,
     validate_credentials,
@@ -125,6 +126,15 @@ def test_empty_credentials_report_the_closest_mode(catalog: Any) -> None:
     with pytest.raises(ValidationError) as caught:
         validate_credentials(catalog.get("hub").spec, ["token"])
     assert caught.value.problems == ["credentials: must be an object"]
+
+
+def test_blank_text_is_a_missing_field_as_the_connection_sees_it(catalog: Any) -> None:
+    spec = catalog.get("hub").spec
+    with pytest.raises(ValidationError) as caught:
+        validate_credentials(spec, {"token": "   "})  # was accepted, then sent as "Bearer    "
+    assert caught.value.problems == ["credentials.token: field required (auth mode 'token')"]
+    with pytest.raises(ConfigError, match="token needs token"):
+        select_auth_mode(spec, {"token": "   "})  # the connection's own rule: the same one
 
 
 def test_values_must_be_strings(catalog: Any) -> None:
