@@ -31,6 +31,8 @@ QUIET = ("apscheduler", "aiohttp.access")  # a line per job added / per request:
 
 request_id_var: ContextVar[str | None] = ContextVar("kiro_sync_request_id", default=None)
 
+URL_PASSWORD = (re.compile(r"(://[^:/\s@]+:)([^@\s/]+)(@)"), r"\1***\3")  # user:password@host
+
 # Shapes of credentials worth masking even when nobody registered them: (pattern, replacement).
 TOKEN_PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"(?i)\b(bearer|basic|token|oauth)\s+[A-Za-z0-9._~+/=\-]{8,}"), r"\1 ***"),
@@ -49,7 +51,7 @@ TOKEN_PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
         ),
         r"\1***",
     ),
-    (re.compile(r"(://[^:/\s@]+:)([^@\s/]+)(@)"), r"\1***\3"),  # user:password@host
+    URL_PASSWORD,
 )
 
 
@@ -64,10 +66,21 @@ class Redactor:
         """Register values to mask wherever they appear (short values are ignored)."""
         self._secrets.update(s for s in secrets if s and len(s) >= 4)
 
-    def redact(self, text: str) -> str:
+    def redact_known(self, text: str) -> str:
+        """Only the registered secrets and URL passwords: for messages kiro-sync wrote itself
+        (``credentials.token: field required`` must stay readable)."""
+        text = self._registered(text)
+        pattern, replacement = URL_PASSWORD
+        return pattern.sub(replacement, text)
+
+    def _registered(self, text: str) -> str:
         for secret in sorted(self._secrets, key=len, reverse=True):
             if secret in text:
                 text = text.replace(secret, MASK)
+        return text
+
+    def redact(self, text: str) -> str:
+        text = self._registered(text)
         for pattern, replacement in TOKEN_PATTERNS:
             text = pattern.sub(replacement, text)
         return text

@@ -2,8 +2,9 @@
 
 ``run_with_engine(command, args)`` loads the settings (``--db`` overrides the environment),
 opens the engine, runs ``command(engine, args, console)`` and closes it. ``report(exc)``
-prints a kiro-sync error as one ``error: ...`` line on stderr (never wrapped, secrets
-masked), then each further problem it carries indented on its own line.
+prints a kiro-sync error as one ``error: ...`` line on stderr (never wrapped; the settings'
+secrets and URL passwords masked, as the store may quote its URL), then each further
+problem it carries indented on its own line.
 """
 
 from __future__ import annotations
@@ -31,9 +32,9 @@ Command = Callable[[Engine, argparse.Namespace, Console], Awaitable[int]]
 def report(exc: KiroSyncError, secrets: Iterable[str] = ()) -> int:
     """Print ``exc`` for a person at a terminal; the exit status of a failed command."""
     redactor = Redactor(secrets)
-    print(f"error: {redactor.redact(_one_line(exc.message))}", file=sys.stderr)
+    print(f"error: {redactor.redact_known(_one_line(exc.message))}", file=sys.stderr)
     for problem in list(getattr(exc, "problems", None) or [])[1:]:
-        print(f"  {redactor.redact(_one_line(str(problem)))}", file=sys.stderr)
+        print(f"  {redactor.redact_known(_one_line(str(problem)))}", file=sys.stderr)
     return FAILED
 
 

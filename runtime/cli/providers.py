@@ -5,6 +5,8 @@
                                                   (no FILE: every provider and its mapping)
     kiro-sync providers schema [--output FILE]    the JSON Schema of provider files
     kiro-sync providers try PROVIDER STREAM --credentials FILE [--config FILE] [--limit N]
+                                                  credentials and config checked as connect
+                                                  checks them, defaults filled in
 
 Exit status: 0 when all is well, 2 when a provider file is invalid (or the command is used
 wrongly), 1 when ``try`` fails talking to the provider.
@@ -24,6 +26,7 @@ import orjson
 
 from engine.catalog import ProviderCatalog, display_path
 from engine.config import check_extra, parse_config
+from engine.connect import validate_credentials
 from engine.errors import ConfigError, KiroSyncError, NotFoundError, SpecError
 from engine.provider import Provider
 from engine.spec.loader import load_provider, provider_problems
@@ -181,7 +184,8 @@ def print_schema(args: argparse.Namespace) -> int:
 def try_stream(args: argparse.Namespace) -> int:
     try:
         provider = _provider(args.provider)
-        credentials = read_mapping(args.credentials, "credentials")
+        given = read_mapping(args.credentials, "credentials")
+        credentials = validate_credentials(provider.spec, given).values  # defaults filled in
         config = try_config(provider, read_mapping(args.config, "config") if args.config else {})
         if args.stream not in provider.spec.streams:
             streams = ", ".join(provider.spec.streams)

@@ -379,6 +379,14 @@ def test_try_rejects_an_unknown_stream_and_bad_files(
     assert status == 2
     assert err.startswith("error: unknown provider 'nosuch'; known providers: ")
 
+    credentials.write_text("acessToken: x\n")  # checked as connect checks them
+    status, _, err = run(capsys, "try", str(provider), "items", "--credentials", str(credentials))
+    assert status == 2
+    assert err.splitlines() == [
+        "error: Invalid credentials",
+        "  credentials.acessToken: unknown field; valid: accessToken, authType, baseUrl",
+    ]
+
 
 def test_providers_without_a_command_prints_usage(capsys: pytest.CaptureFixture[str]) -> None:
     status, out, err = run(capsys)
