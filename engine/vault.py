@@ -133,7 +133,10 @@ class Vault:
         text = environ.get(KEY_ENV, "").strip()
         if text:
             return cls(parse_keys(text, KEY_ENV))
-        path = key_path(home if home is not None else home_dir(environ))
+        try:
+            path = key_path(home if home is not None else home_dir(environ))
+        except OSError as exc:  # KIRO_SYNC_HOME is a file, or cannot be created
+            raise ConfigError(f"cannot use the data directory: {_os_reason(exc)}") from None
         return cls(load_or_create_key_file(path), key_file=path)
 
     @property
@@ -212,7 +215,20 @@ KEY_FILE_HEADER = (
 
 
 def load_or_create_key_file(path: Path) -> list[bytes]:
-    """The keys in ``path``; a new key file (mode 0600) when there is none yet."""
+    """The keys in ``path``; a new key file (mode 0600) when there is none yet. ConfigError
+    when it can be neither read nor created."""
+    try:
+        return _load_or_create(path)
+    except OSError as exc:  # the directory is not writable, a parent is a file...
+        raise ConfigError(f"cannot create the key file {path}: {_os_reason(exc)}") from None
+
+
+def _os_reason(exc: OSError) -> str:
+    where = f" ({exc.filename})" if exc.filename else ""
+    return f"{exc.strerror or exc}{where}"
+
+
+def _load_or_create(path: Path) -> list[bytes]:
     if not path.exists():
         key = secrets.token_bytes(KEY_BYTES)
         if write_key_file(path, [key], replace=False):

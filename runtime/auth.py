@@ -90,11 +90,14 @@ def bearer_token(header: str | None) -> str:
 
 def load_or_create_secret(home: Path) -> str:
     """The generated HS256 secret of this data directory, created (mode 0600) when missing."""
-    path = ensure_dir(home) / SECRET_FILE
+    path = home / SECRET_FILE
     try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        fd = os.open(ensure_dir(home) / SECRET_FILE, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     except FileExistsError:
         return _read_secret(path)
+    except OSError as exc:  # KIRO_SYNC_HOME is a file, or not writable
+        reason = f"{exc.strerror or exc}" + (f" ({exc.filename})" if exc.filename else "")
+        raise ConfigError(f"cannot create the JWT secret file {path}: {reason}") from None
     with os.fdopen(fd, "w") as handle:
         handle.write(secrets.token_urlsafe(48))
     log.warning(

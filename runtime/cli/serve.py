@@ -60,8 +60,7 @@ def serve(args: argparse.Namespace) -> int:
             reuse_address=True,
         )
     except OSError as exc:  # the port is taken, the host is not an address of this machine
-        reason = exc.strerror or str(exc)
-        raise ConfigError(f"cannot listen on {settings.host}:{settings.port}: {reason}") from None
+        raise ConfigError(f"cannot start the server: {exc.strerror or exc}") from None
     except KiroSyncError as exc:  # the store, the key or the JWT secret could not be opened
         log.error("kiro-sync could not start", extra={"error_class": error_class(exc)})
         return report(exc, settings.secrets())

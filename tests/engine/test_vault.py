@@ -136,6 +136,15 @@ def test_a_key_file_that_cannot_be_read_is_a_config_error(
     )
 
 
+def test_a_data_directory_that_cannot_hold_the_key_file_is_a_config_error(tmp_path: Path) -> None:
+    home = tmp_path / "not-a-directory"
+    home.write_text("")
+    with pytest.raises(ConfigError, match="cannot use the data directory: File exists"):
+        Vault.from_env({"KIRO_SYNC_HOME": str(home)})
+    with pytest.raises(ConfigError, match="cannot create the key file"):
+        Vault.from_env({}, home)
+
+
 def test_a_vault_rereads_its_key_file_for_a_key_added_later(tmp_path: Path) -> None:
     running = Vault.from_env({"KIRO_SYNC_HOME": str(tmp_path)})
     new = parse_keys(generate_key(), "x")[0]

@@ -107,6 +107,13 @@ def test_a_secret_file_that_cannot_be_read_is_a_config_error(tmp_path) -> None:
         load_or_create_secret(tmp_path)
 
 
+def test_a_data_directory_that_is_a_file_is_a_config_error(tmp_path) -> None:
+    home = tmp_path / "home"
+    home.write_text("")
+    with pytest.raises(ConfigError, match="JWT secret file"):
+        load_or_create_secret(home)
+
+
 def test_signing_needs_a_secret_when_only_jwks(tmp_path) -> None:
     with pytest.raises(Exception, match="SUPABASE_JWT_SECRET"):
         signing_secret(tmp_path, None, "https://project.supabase.co")

@@ -154,6 +154,7 @@ def test_serve_keeps_data_and_stops_gracefully(
         (["--db", "postgresql://kiro:pw-9f8e7d@127.0.0.1:1/kiro"], {}, "connection failed"),
         ([], {"ENCRYPTION_KEY": "not-a-key"}, "ENCRYPTION_KEY: key 1 is not 32 bytes"),
         ([], {"KIRO_SYNC_SHUTDOWN_TIMEOUT": "soon"}, "invalid settings: KIRO_SYNC_SHUTDOWN"),
+        ([], {"KIRO_SYNC_HOME": "a-file"}, "a-file/jwt.secret"),
     ],
 )
 def test_a_server_that_cannot_start_says_why_in_one_line(
@@ -161,6 +162,7 @@ def test_a_server_that_cannot_start_says_why_in_one_line(
 ) -> None:
     clean = {k: v for k, v in os.environ.items() if not k.startswith(("KIRO_SYNC", "SUPA"))}
     clean.pop("ENCRYPTION_KEY", None)
+    (tmp_path / "a-file").write_text("")
     done = subprocess.run(
         [KIRO_SYNC, "serve", "--port", str(free_port()), *argv],
         cwd=tmp_path,
@@ -191,4 +193,5 @@ def test_a_port_in_use_is_one_line(tmp_path: Path) -> None:
         )
     err = done.stderr.decode()
     assert done.returncode == 1 and "Traceback" not in err
-    assert f"error: cannot listen on 127.0.0.1:{port}: " in err
+    assert "error: cannot start the server: " in err
+    assert f"('127.0.0.1', {port})" in err and "address already in use" in err
