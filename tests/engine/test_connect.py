@@ -556,3 +556,21 @@ def test_checked_credentials_repr_hides_the_values(catalog: Any) -> None:
     checked = validate_credentials(catalog.get("hub").spec, {"token": "ghp-do-not-print"})
     assert "ghp-do-not-print" not in repr(checked)
     assert checked.values["token"] == "ghp-do-not-print"
+
+
+def test_the_readme_embedding_example_gives_credentials_its_provider_accepts() -> None:
+    import ast
+    import re
+
+    from engine.catalog import ProviderCatalog
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    [code] = re.findall(r"```python\n(.*?)```", readme, re.S)
+    calls = [
+        node
+        for node in ast.walk(ast.parse(code))
+        if isinstance(node, ast.Call) and getattr(node.func, "attr", "") == "connect"
+    ]
+    arguments = {kw.arg: ast.literal_eval(kw.value) for kw in calls[0].keywords}
+    spec = ProviderCatalog.default().get(arguments["integration_type"]).spec
+    validate_credentials(spec, arguments["credentials"])  # raises on a wrong field name
