@@ -12,7 +12,15 @@ from hypothesis import strategies as st
 
 from runtime.server.actions import ACTIONS, parse_body
 from runtime.server.models import REQUEST_MODELS
-from tests.runtime.server.conftest import ACTION_PATH, GITHUB_TOKEN, PROJECT, REPO, Api, connected
+from tests.runtime.server.conftest import (
+    ACTION_PATH,
+    GITHUB_TOKEN,
+    PROJECT,
+    REPO,
+    Api,
+    connect_body,
+    connected,
+)
 
 VALID = sorted(ACTIONS)
 
@@ -122,15 +130,8 @@ async def test_odd_credentials_are_400_with_their_path(api: Api, credentials: An
 async def test_a_failed_webhook_registration_says_so_with_the_providers_reason(
     api: Api, github, github_url: str
 ) -> None:
-    body = {
-        "action": "connect",
-        "integrationType": "github",
-        "projectId": PROJECT,
-        "data": {
-            "credentials": {"token": GITHUB_TOKEN, "baseUrl": github_url},
-            "config": {"filters": {"projects": ["octo/missing"]}, "webhookEvents": ["issues"]},
-        },
-    }
+    missing = {"projects": ["octo/missing"]}
+    body = connect_body(github_url, filters=missing, webhookEvents=["issues"])
     status, answer = await api.call(body)  # the connection test passes; the hook is refused
     assert (status, answer["error"]) == (400, "Webhook registration failed"), answer
     assert "Not Found" in answer["details"]
@@ -149,16 +150,7 @@ async def test_a_failed_webhook_registration_says_so_with_the_providers_reason(
 
 
 async def test_disconnect_answers_what_the_provider_kept(api: Api, github, github_url: str) -> None:
-    body = {
-        "action": "connect",
-        "integrationType": "github",
-        "projectId": PROJECT,
-        "data": {
-            "credentials": {"token": GITHUB_TOKEN, "baseUrl": github_url},
-            "config": {"filters": {"projects": [REPO]}, "webhookEvents": ["issues"]},
-        },
-    }
-    status, answer = await api.call(body)
+    status, answer = await api.call(connect_body(github_url, webhookEvents=["issues"]))
     assert status == 200 and answer["data"]["webhook"]["registered"] is True, answer
     github.inject_server_error(times=10, method="DELETE")
     status, answer = await api.call({"action": "disconnect", "integrationId": answer["data"]["id"]})
