@@ -22,6 +22,7 @@ and secret for the user to paste.
 from __future__ import annotations
 
 import logging
+import re
 import secrets
 import uuid
 from collections.abc import Mapping, Sequence
@@ -56,6 +57,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")  # never in a token; a line break would inject headers
 AUTH_TYPE_KEY = "authType"
 BASE_URL_KEY = "baseUrl"
 HANDSHAKE_SECRET_KEY = "webhookSecret"  # where a handshake-issued secret is kept
@@ -131,6 +133,8 @@ def _field_problems(
             problems.append(f"credentials.{key}: unknown field{where}; valid: {valid}")
         elif value is not None and not isinstance(value, str):
             problems.append(f"credentials.{key}: must be a string")
+        elif isinstance(value, str) and _CONTROL.search(value):
+            problems.append(f"credentials.{key}: contains a line break or control character")
     base_url = credentials.get(BASE_URL_KEY)
     if isinstance(base_url, str) and not _is_http_url(base_url):
         problems.append(f"credentials.{BASE_URL_KEY}: must be an http(s) URL")

@@ -314,6 +314,9 @@ class Connection:
                 content_type = r.headers.get("Content-Type", "")
         except (TimeoutError, aiohttp.ClientError) as exc:
             raise self._translate(exc, label) from None
+        except ValueError as exc:  # aiohttp refuses a header holding a line break (injection)
+            reason = f"the request cannot be sent: {self._describe(exc)}"
+            raise _NetworkFailure(label.error(ConfigError, None, reason), True, False) from None
         data, problem = parse_body(raw, content_type)
         return Response(status, headers, data, final_url, problem, raw)
 

@@ -137,6 +137,17 @@ def test_blank_text_is_a_missing_field_as_the_connection_sees_it(catalog: Any) -
         select_auth_mode(spec, {"token": "   "})  # the connection's own rule: the same one
 
 
+@pytest.mark.parametrize("token", ["t0ken\r\nX-Injected: 1", "t0ken\n", "t0\x00ken", "t0\x7fken"])
+def test_a_credential_with_a_line_break_or_control_character_is_refused(
+    catalog: Any, token: str
+) -> None:
+    with pytest.raises(ValidationError) as caught:  # it would have gone into a header
+        validate_credentials(catalog.get("hub").spec, {"token": token})
+    assert caught.value.problems == [
+        "credentials.token: contains a line break or control character"
+    ]
+
+
 def test_values_must_be_strings(catalog: Any) -> None:
     with pytest.raises(ValidationError) as caught:
         validate_credentials(catalog.get("hub").spec, {"token": 12345})

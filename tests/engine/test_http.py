@@ -369,6 +369,20 @@ async def test_a_url_yarl_refuses_is_a_config_error_naming_it(base: str) -> None
     assert caught.value.context["method"] == "GET"
 
 
+async def test_a_header_value_with_a_line_break_is_a_config_error(fake: Any) -> None:
+    api, base = fake
+    async with connect(
+        base, config={"team": "a\r\nX-Injected: 1"}, headers={"X-Team": "{{ config.team }}"}
+    ) as conn:
+        with pytest.raises(ConfigError) as caught:  # was aiohttp's ValueError: a 500
+            await conn.request(DATA, conn.context())
+    assert caught.value.message.endswith(
+        "the request cannot be sent: ValueError: "
+        + ("Forbidden control character detected in headers. Potential header injection attack.")
+    )
+    assert api.count("/data") == 0
+
+
 async def test_query_values_that_render_empty_are_left_out() -> None:
     conn = connect("http://127.0.0.1:1", config={"labels": ["a", "b"]})
     spec = RequestSpec(

@@ -111,6 +111,7 @@ async def test_engine_validation_reaches_the_caller(api: Api, github_url: str) -
         {"token": GITHUB_TOKEN, "baseUrl": "http://127.0.0.1:99999"},
         {"token": GITHUB_TOKEN, "authType": ["token"]},
         {"token": GITHUB_TOKEN, "authType": {"mode": "token"}},
+        {"token": "t0ken\r\nX-Injected: 1"},  # into a header: aiohttp raised ValueError
     ],
 )
 async def test_odd_credentials_are_400_with_their_path(api: Api, credentials: Any) -> None:
@@ -123,7 +124,9 @@ async def test_odd_credentials_are_400_with_their_path(api: Api, credentials: An
         }
         status, answer = await api.call(body)
         assert status == 400, answer
-        assert answer["details"][0].startswith(("credentials.baseUrl", "credentials.authType"))
+        assert answer["details"][0].startswith(
+            ("credentials.baseUrl", "credentials.authType", "credentials.token")
+        )
     assert await api.engine.list_integrations() == []
 
 
