@@ -386,8 +386,9 @@ class Engine:
     ) -> dict[str, Any]:
         """Record the choice for an open conflict: "kiro" (keep Kiro's value), "external"
         (keep the provider's) or "value" (``value``, required). The Kiro side takes it at
-        once; the next export sends it to the provider. Returns the conflict's dict; NotFoundError when the conflict is not this
-        integration's, ConflictError when it was already resolved."""
+        once; the next export sends it to the provider. Returns the conflict's dict;
+        NotFoundError when the conflict is not this integration's, ConflictError when it was
+        already resolved."""
         integration = await self.integration(integration_id)
         problems = _resolution_problems(resolution, value)
         if problems:
