@@ -220,11 +220,16 @@ async def _configure(conn: AConn) -> None:
     await conn.commit()
 
 
+# "scheme://user:password@" in psycopg's own messages, which quote the URL they refuse.
+_URL_PASSWORD = re.compile(r"(://[^:/@\s\"]*:)[^@\s\"]*@")
+
+
 def _conninfo(url: str, schema: str | None, connect_timeout: int) -> str:
     try:
         params: dict[str, Any] = conninfo_to_dict(url)
     except psycopg.ProgrammingError as exc:
-        raise StoreError(f"invalid Postgres URL: {str(exc).splitlines()[0]}") from None
+        reason = _URL_PASSWORD.sub(r"\1****@", str(exc).splitlines()[0])
+        raise StoreError(f"invalid Postgres URL: {reason}") from None
     options = [str(params.get("options", "")), "-c timezone=UTC"]
     if schema:
         options.append(f"-c search_path={schema}")

@@ -127,3 +127,13 @@ def test_a_bad_schema_name_is_refused() -> None:
 def test_repr_shows_no_credentials() -> None:
     store = PostgresStore("postgresql://kiro:hunter2@db.example:5432/kiro", schema="s1")
     assert repr(store) == "PostgresStore('db.example:5432/kiro', schema='s1')"
+
+
+async def test_an_invalid_url_error_masks_its_password() -> None:
+    from engine.errors import StoreError
+    from engine.store.postgres import PostgresStore
+
+    with pytest.raises(StoreError, match="invalid Postgres URL") as caught:
+        await PostgresStore("postgresql://kiro:s3cret-pw@[broken/db").open()
+    assert "s3cret-pw" not in str(caught.value)
+    assert "kiro:****@" in str(caught.value)
