@@ -17,7 +17,7 @@ from engine.store.duckdb import DuckDBStore
 from engine.vault import Vault, generate_key, parse_keys
 from tests.engine.store.helpers import items
 
-SECRET = "ghp_SuperSecretTokenValue1234567890"
+SECRET = "kiro-test-plaintext-credential-1234567890"
 
 
 async def test_default_database_is_a_file_in_the_data_dir(tmp_path: Path) -> None:
